@@ -1,0 +1,69 @@
+"""The two roles of spec §5.1, as Django groups with model permissions.
+
+`viewer` holds only `view_*` permissions; `admin` holds everything, including the vault
+permission `secrets_vault.manage_secrets` that no other group has. One provider can be
+delegated to a user with a django-guardian object permission (see docs/roles.md).
+"""
+
+from __future__ import annotations
+
+ADMIN = "admin"
+VIEWER = "viewer"
+ROLES = (ADMIN, VIEWER)
+
+VIEWER_PERMISSIONS = [
+    "providers.view_provider",
+    "audit.view_auditevent",
+    "health.view_healthcheck",
+]
+
+ADMIN_PERMISSIONS = VIEWER_PERMISSIONS + [
+    "providers.add_provider",
+    "providers.change_provider",
+    "providers.delete_provider",
+    "providers.test_provider",
+    "secrets_vault.manage_secrets",
+    "secrets_vault.view_secretversion",
+]
+
+ROLE_PERMISSIONS = {VIEWER: VIEWER_PERMISSIONS, ADMIN: ADMIN_PERMISSIONS}
+
+
+def sync_roles(group_model, permission_model) -> None:
+    """Create both groups and give each exactly the permissions that exist for it now."""
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for code in codes:
+            app_label, codename = code.split(".", 1)
+            perm = permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if perm is not None:
+                wanted.append(perm)
+        group.permissions.add(*wanted)
+
+
+def sync_roles_after_migrate(sender, apps=None, using=None, **kwargs) -> None:
+    if apps is None:
+        return
+    try:
+        group_model = apps.get_model("auth", "Group")
+        permission_model = apps.get_model("auth", "Permission")
+    except LookupError:
+        return
+    sync_roles(group_model, permission_model)
+
+
+def role_of(user) -> str | None:
+    """`admin`, `viewer` or None, from the user's groups (superusers count as admin)."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = {g.name for g in user.groups.all()}
+    if ADMIN in names:
+        return ADMIN
+    if VIEWER in names:
+        return VIEWER
+    return None

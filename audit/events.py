@@ -1,0 +1,80 @@
+"""`record_event()`: the one way anything writes to the audit log.
+
+Call it inside the transaction of the change it records. The row is published to the
+channel-layer group `events` only once that transaction commits, so a rolled-back change
+never reaches a console.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from audit.middleware import current_request_id
+from audit.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+EVENTS_GROUP = "events"
+MASK = "***"
+
+
+def record_event(
+    event: str,
+    *,
+    provider_id: str = "",
+    actor=None,
+    summary: str,
+    payload: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
+    if event not in AuditEvent.Event.values:
+        raise ValueError(f"Unknown audit event type {event!r}")
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    row = AuditEvent.objects.create(
+        event=event,
+        provider_id=provider_id,
+        actor=user,
+        actor_name=user.get_username() if user is not None else (actor if isinstance(actor, str) else "system"),
+        request_id=request_id or current_request_id() or "",
+        summary=summary[:500],
+        payload=payload or {},
+    )
+    transaction.on_commit(lambda: publish(row))
+    return row
+
+
+def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
+    """The event row of API.md; `masked` replaces every payload value with "***"."""
+    return {
+        "id": row.id,
+        "event": row.event,
+        "provider_id": row.provider_id or None,
+        "actor": row.actor_name,
+        "summary": row.summary,
+        "payload": mask_payload(row.payload) if masked else row.payload,
+        "masked": masked,
+        "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "request_id": row.request_id or None,
+    }
+
+
+def mask_payload(payload: Any) -> Any:
+    """Keys stay readable at every depth, every value becomes "***" (spec §5.2)."""
+    if isinstance(payload, dict):
+        return {key: mask_payload(value) for key, value in payload.items()}
+    return MASK
+
+
+def publish(row: AuditEvent) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(EVENTS_GROUP, {"type": "audit.event", "event": serialize_event(row)})
+    except Exception:  # a broken layer must never undo or fail a committed change
+        logger.exception("could not publish audit event %s", row.id)

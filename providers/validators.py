@@ -1,0 +1,113 @@
+"""Field rules of a provider (spec §3.1, API.md), shared by the model, the API and the pages."""
+
+from __future__ import annotations
+
+import json
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator, URLValidator
+
+PROVIDER_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+validate_provider_id = RegexValidator(
+    PROVIDER_ID_RE,
+    "Use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
+)
+
+MODEL_NAME_MAX = 200
+FALLBACK_MODELS_MAX = 20
+JSON_OBJECT_MAX_BYTES = 8192
+JSON_OBJECT_MAX_KEYS = 50
+JSON_KEY_MAX = 64
+
+PRIORITY_RANGE = (0, 1_000_000)
+RETRIES_RANGE = (0, 10)
+TIMEOUT_MS_RANGE = (100, 600_000)
+TOOL_TIMEOUT_MS_RANGE = (100, 3_600_000)
+
+# A metadata key containing any of these is a credential in the wrong place (API.md).
+CREDENTIAL_KEY_WORDS = ("key", "token", "secret", "password", "auth", "credential")
+
+_url_validator = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+
+def validate_endpoint(value: str) -> None:
+    _url_validator(value)
+    if "@" in value.split("/", 3)[2]:
+        raise ValidationError(
+            "Do not put credentials in the endpoint URL; store them with the secret action.",
+            code="credentials_in_url",
+        )
+
+
+def validate_model_name(value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("A model name is a non-empty string.", code="invalid")
+    if value != value.strip():
+        raise ValidationError("A model name has no leading or trailing spaces.", code="invalid")
+    if len(value) > MODEL_NAME_MAX:
+        raise ValidationError(f"A model name is at most {MODEL_NAME_MAX} characters.", code="max_length")
+
+
+def validate_fallback_models(value: Any, default_model: str | None = None) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Expected an ordered list of model names.", code="invalid")
+    if len(value) > FALLBACK_MODELS_MAX:
+        raise ValidationError(f"At most {FALLBACK_MODELS_MAX} fallback models.", code="max_length")
+    seen: set[str] = set()
+    for name in value:
+        validate_model_name(name)
+        if name in seen:
+            raise ValidationError(f"'{name}' is listed twice.", code="duplicate")
+        seen.add(name)
+    if default_model and default_model in seen:
+        raise ValidationError(
+            f"'{default_model}' is already the default model; fallbacks are the models tried after it.",
+            code="repeats_default",
+        )
+
+
+def _check_json_object(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a JSON object.", code="invalid")
+    if len(value) > JSON_OBJECT_MAX_KEYS:
+        raise ValidationError(f"{what} has at most {JSON_OBJECT_MAX_KEYS} keys.", code="max_keys")
+    if len(json.dumps(value, separators=(",", ":"))) > JSON_OBJECT_MAX_BYTES:
+        raise ValidationError(f"{what} is at most {JSON_OBJECT_MAX_BYTES} bytes of JSON.", code="too_large")
+    for key in value:
+        if not key or len(key) > JSON_KEY_MAX:
+            raise ValidationError(f"{what} keys are 1 to {JSON_KEY_MAX} characters.", code="invalid_key")
+    return value
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def validate_capabilities(value: Any) -> None:
+    _check_json_object(value, "Capabilities")
+
+
+def validate_metadata(value: Any) -> None:
+    _check_json_object(value, "Metadata")
+    for key, item in value.items():
+        lowered = key.lower()
+        if any(word in lowered for word in CREDENTIAL_KEY_WORDS):
+            raise ValidationError(
+                f"'{key}' looks like a credential. Metadata is shown to viewers and kept in clear: "
+                "store credentials with the provider's Secret action instead.",
+                code="credential_in_metadata",
+            )
+        flat = _is_scalar(item) or (isinstance(item, list) and all(_is_scalar(x) for x in item))
+        if not flat:
+            raise ValidationError(
+                f"'{key}': metadata values are strings, numbers, booleans, null or lists of those.",
+                code="not_flat",
+            )
+
+
+def range_message(low: int, high: int) -> str:
+    return f"Must be between {low} and {high}."
+
+
