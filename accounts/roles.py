@@ -45,8 +45,9 @@ def sync_roles(group_model, permission_model) -> None:
 
 
 def sync_roles_after_migrate(sender, apps=None, using=None, **kwargs) -> None:
+    # `flush` sends post_migrate without `apps`: the installed apps are the ones to use.
     if apps is None:
-        return
+        from django.apps import apps
     try:
         group_model = apps.get_model("auth", "Group")
         permission_model = apps.get_model("auth", "Permission")

@@ -1,0 +1,59 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SIMULATOR_PORT ?= 8900
+# Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: run test install install-dev browser migrate seed simulator bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo --simulator-url http://127.0.0.1:$(SIMULATOR_PORT)
+
+## Serve the site on http://$(HOST):$(PORT) with daphne, with the provider simulator beside it.
+run: seed
+	@$(BIN)/python manage.py simulate_providers --port $(SIMULATOR_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	echo "Provider simulator on http://127.0.0.1:$(SIMULATOR_PORT) (pid $$sim)"; \
+	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@$(CHROMIUM) --version
+
+## Run the whole suite (pytest exits non-zero when it collects no test, so that cannot pass).
+test: install-dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python bench/bench_vault.py
+	$(BIN)/python bench/bench_test_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,44 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from providers import services
+from providers.models import Provider
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    """Edits go through providers.services, so the admin writes the same audit rows as the API."""
+
+    list_display = ("id", "name", "kind", "status", "enabled", "priority", "archived_at")
+    list_filter = ("kind", "status", "enabled")
+    search_fields = ("id", "name", "display_name", "endpoint")
+    readonly_fields = ("status", "status_reason", "tier", "version", "archived_at", "created_at", "updated_at")
+    actions = ["archive", "restore"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("id",) if obj else ())
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # archive instead: reversible, audited
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        try:
+            if change:
+                services.update_provider(Provider.objects.get(pk=obj.pk), data, actor=request.user)
+            else:
+                services.create_provider(
+                    {name: form.cleaned_data[name] for name in form.cleaned_data}, actor=request.user
+                )
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+
+    @admin.action(description="Archive selected providers")
+    def archive(self, request, queryset):
+        for provider in queryset:
+            services.archive_provider(provider, actor=request.user)
+
+    @admin.action(description="Restore selected providers")
+    def restore(self, request, queryset):
+        for provider in queryset:
+            services.restore_provider(provider, actor=request.user)

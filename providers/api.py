@@ -1,0 +1,218 @@
+"""The provider REST API: list, create, detail, patch, archive, restore; the routing chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from guardian.shortcuts import get_objects_for_user
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.exceptions import Conflict, PreconditionFailed
+from providers import services
+from providers.chain import ProviderContext, current_chain, routing_input
+from providers.filters import ProviderFilter
+from providers.models import Provider
+from providers.routing import compute_chain
+from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def metadata_masker(user):
+    """Metadata values are for those who may change the provider; viewers see keys only.
+
+    Returns `masked(provider) -> bool`. Object permissions are fetched once, on first use,
+    for all providers, so a list does not ask guardian once per row.
+    """
+    if user.has_perm("providers.change_provider"):
+        return lambda provider: False
+    delegated: set[str] | None = None
+
+    def masked(provider: Provider) -> bool:
+        nonlocal delegated
+        if delegated is None:
+            delegated = set(
+                get_objects_for_user(
+                    user, "providers.change_provider", klass=Provider, accept_global_perms=False
+                ).values_list("id", flat=True)
+            )
+        return provider.id not in delegated
+
+    return masked
+
+
+def etag_matches(header: str, version: int) -> bool:
+    candidates = [c.strip() for c in header.split(",")]
+    return any(c == "*" or c.removeprefix("W/").strip('"') == str(version) for c in candidates)
+
+
+class ProviderViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Provider.objects.all()
+    serializer_class = ProviderSerializer
+    filterset_class = ProviderFilter
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]{0,62}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def required_permission(self, request: Request) -> str:
+        if self.action == "restore":
+            return "providers.change_provider"
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return "providers.view_provider"
+        return {
+            "POST": "providers.add_provider",
+            "PATCH": "providers.change_provider",
+            "DELETE": "providers.delete_provider",
+        }[request.method]
+
+    def filter_queryset(self, queryset):
+        # Filters (and hiding archived providers) are for the list; an archived provider stays
+        # reachable by id so it can be read and restored.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        user = self.request.user
+        context.update(
+            load_chain=current_chain,
+            mask_metadata=metadata_masker(user),
+        )
+        return context
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _respond(self, provider: Provider, code: int = status.HTTP_200_OK) -> Response:
+        data = self.get_serializer(provider).data
+        return Response(data, status=code, headers={"ETag": f'"{provider.version}"'})
+
+    def _check_if_match(self, provider: Provider) -> None:
+        header = self.request.headers.get("If-Match")
+        if header is not None and not etag_matches(header, provider.version):
+            raise PreconditionFailed(
+                f"The provider is at version {provider.version}; reload it and apply your change again."
+            )
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._respond(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        clash = Provider.objects.filter(Q(id=data["id"]) | Q(name=data["name"])).values_list("id", "name").first()
+        if clash is not None:
+            field = "id" if clash[0] == data["id"] else "name"
+            raise Conflict({field: [f"A provider with this {field} already exists (archived ones count)."]})
+        try:
+            provider = services.create_provider(data, actor=request.user)
+        except IntegrityError:  # a concurrent create won the race
+            raise Conflict({"id": ["A provider with this id or name already exists."]})
+        return self._respond(provider, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        provider = self.get_object()
+        self._check_if_match(provider)
+        serializer = self.get_serializer(provider, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        new_name = changes.get("name")
+        if new_name and new_name != provider.name and Provider.objects.filter(name=new_name).exists():
+            raise Conflict({"name": ["A provider with this name already exists."]})
+        try:
+            provider = services.update_provider(provider, changes, actor=request.user)
+        except IntegrityError:
+            raise Conflict({"name": ["A provider with this name already exists."]})
+        return self._respond(provider)
+
+    def destroy(self, request, *args, **kwargs):
+        provider = self.get_object()
+        self._check_if_match(provider)
+        return self._respond(services.archive_provider(provider, actor=request.user))
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request, *args, **kwargs):
+        provider = self.get_object()
+        if provider.name and Provider.objects.live().filter(name=provider.name).exclude(pk=provider.pk).exists():
+            raise Conflict({"name": ["Another provider now uses this name; rename it first."]})
+        return self._respond(services.restore_provider(provider, actor=request.user))
+
+
+class RoutingChainView(generics.GenericAPIView):
+    queryset = Provider.objects.all()
+
+    def required_permission(self, request: Request) -> str:
+        return "providers.view_provider"
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        chain, _, _ = current_chain()
+        return Response(chain.to_dict(), headers=NO_STORE)
+
+
+class RoutingPreviewView(generics.GenericAPIView):
+    """The chain as it would be after a change, computed by the same engine; saves nothing."""
+
+    queryset = Provider.objects.all()
+    serializer_class = RoutingPreviewSerializer
+
+    def required_permission(self, request: Request) -> str:
+        # A preview changes nothing, so viewers may ask "what if".
+        return "providers.view_provider"
+
+    def post(self, request: Request) -> Response:
+        body = RoutingPreviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        chain, providers, context = current_chain()
+        inputs = {p.id: routing_input(p, context) for p in providers}
+
+        if "provider" in body.validated_data:
+            proposed = ProviderSerializer(data=body.validated_data["provider"], context={"request": request})
+            self._validate_nested(proposed, "provider")
+            data = dict(proposed.validated_data)
+            if data["id"] in inputs or any(p.name == data["name"] for p in providers):
+                raise Conflict({"provider": {"id": ["A provider with this id or name already exists."]}})
+            status_change = {k: data.pop(k) for k in ("status", "enabled") if k in data}
+            candidate = Provider(**data)
+            services.apply_operator_status(candidate, **status_change)
+            inputs[candidate.id] = routing_input(candidate, ProviderContext([]))
+        else:
+            provider = get_object_or_404(Provider, pk=body.validated_data["provider_id"])
+            proposed = ProviderSerializer(
+                provider, data=body.validated_data["changes"], partial=True, context={"request": request}
+            )
+            self._validate_nested(proposed, "changes")
+            changes = dict(proposed.validated_data)
+            status_change = {k: changes.pop(k) for k in ("status", "enabled") if k in changes}
+            for name, value in changes.items():
+                setattr(provider, name, value)
+            services.apply_operator_status(provider, **status_change)
+            inputs[provider.id] = routing_input(provider, context)
+
+        preview = compute_chain(inputs.values())
+        data = preview.to_dict()
+        data["changed"] = preview.signature() != chain.signature()
+        return Response(data, headers=NO_STORE)
+
+    @staticmethod
+    def _validate_nested(serializer, key: str) -> None:
+        if not serializer.is_valid():
+            raise ValidationError({key: serializer.errors})
+

@@ -1,0 +1,149 @@
+"""One test per rule of the routing chain (ARCHITECTURE.md), on plain data."""
+
+from datetime import datetime, timezone
+
+from providers.routing import RoutingInput, compute_chain
+
+T = datetime(2026, 2, 18, 12, 1, 3, tzinfo=timezone.utc)
+
+
+def p(pid, priority=10, tier="active", status=None, **kw):
+    defaults = dict(
+        id=pid,
+        name=pid,
+        tier=tier,
+        status=status or tier,
+        priority=priority,
+        secret_policy="none",
+        secret_present=False,
+        models=("m1", "m2"),
+    )
+    defaults.update(kw)
+    return RoutingInput(**defaults)
+
+
+def order(chain):
+    return [n.provider_id for n in chain.nodes]
+
+
+def test_active_tier_comes_before_standby_whatever_the_priority():
+    chain = compute_chain([p("backup", 1, tier="standby"), p("main", 50)])
+    assert order(chain) == ["main", "backup"]
+    assert chain.active_provider_id == "main"
+    assert [n.state for n in chain.nodes] == ["active", "standby"]
+
+
+def test_priority_ascending_within_a_tier_and_name_breaks_ties():
+    chain = compute_chain([p("zeta", 10), p("alpha", 10), p("first", 5)])
+    assert order(chain) == ["first", "alpha", "zeta"]
+    assert [n.position for n in chain.nodes] == [1, 2, 3]
+
+
+def test_degraded_or_unreachable_provider_keeps_its_operator_tier():
+    chain = compute_chain([p("a", 10, tier="active", status="unreachable"), p("s", 1, tier="standby")])
+    assert order(chain) == ["a", "s"]
+
+
+def test_unreachable_primary_is_skipped_and_the_next_healthy_serves():
+    chain = compute_chain(
+        [
+            p("openai-prod", 10, status="unreachable", last_error_code="timeout", last_checked_at=T),
+            p("azure-east", 20),
+        ]
+    )
+    assert chain.active_provider_id == "azure-east"
+    first, second = chain.nodes
+    assert (first.state, first.reason_code) == ("skipped", "unreachable")
+    assert (second.state, second.reason_code) == ("active", "next_healthy")
+    assert chain.active_reason == (
+        "primary openai-prod is unreachable (timeout at 12:01:03Z); azure-east is next by priority 20 and healthy"
+    )
+
+
+def test_missing_required_secret_makes_a_provider_unusable():
+    chain = compute_chain(
+        [p("keyless", 1, secret_policy="required", secret_present=False), p("local", 2)]
+    )
+    assert chain.active_provider_id == "local"
+    assert chain.nodes[0].state == "skipped"
+    assert chain.nodes[0].reason_code == "missing_secret"
+    assert "needs a secret" in chain.nodes[0].reason
+
+
+def test_present_required_secret_and_optional_policy_are_usable():
+    chain = compute_chain(
+        [p("keyed", 1, secret_policy="required", secret_present=True), p("opt", 2, secret_policy="optional")]
+    )
+    assert chain.active_provider_id == "keyed"
+    assert [n.state for n in chain.nodes] == ["active", "standby"]
+
+
+def test_healthy_provider_is_preferred_over_an_earlier_degraded_one():
+    chain = compute_chain([p("deg", 1, status="degraded"), p("fine", 2)])
+    assert chain.active_provider_id == "fine"
+    assert (chain.nodes[0].state, chain.nodes[0].reason_code) == ("standby", "degraded")
+    assert "primary deg is degraded" in chain.active_reason
+
+
+def test_nothing_healthy_falls_back_to_the_first_usable_degraded():
+    chain = compute_chain(
+        [p("down", 1, status="unreachable"), p("deg1", 2, status="degraded"), p("deg2", 3, status="degraded")]
+    )
+    assert chain.active_provider_id == "deg1"
+    assert chain.nodes[1].reason_code == "degraded_only"
+    assert [n.state for n in chain.nodes] == ["skipped", "active", "standby"]
+
+
+def test_nothing_usable_means_no_active_provider_and_says_why():
+    chain = compute_chain(
+        [p("down", 1, status="unreachable"), p("nokey", 2, secret_policy="required")]
+    )
+    assert chain.active_provider_id is None
+    assert [n.state for n in chain.nodes] == ["skipped", "skipped"]
+    assert chain.active_reason.startswith("No provider is serving: primary down is unreachable")
+    assert "nokey needs a secret" in chain.active_reason
+
+
+def test_nothing_enabled_gives_an_empty_chain_with_everything_excluded():
+    chain = compute_chain(
+        [p("off", 1, enabled=False, status="disabled"), p("gone", 2, archived=True)]
+    )
+    assert chain.nodes == []
+    assert chain.active_provider_id is None
+    assert chain.active_reason == "No provider is serving: none is enabled."
+    assert {(e.provider_id, e.reason_code) for e in chain.excluded} == {("off", "disabled"), ("gone", "archived")}
+
+
+def test_models_are_default_then_fallbacks_in_order():
+    chain = compute_chain([p("a", models=("default", "fb1", "fb2"))])
+    assert chain.nodes[0].models == ["default", "fb1", "fb2"]
+
+
+def test_routing_intent_gives_role_position_targets_and_next():
+    chain = compute_chain([p("a", 1), p("b", 2), p("off", 3, enabled=False, status="disabled")])
+    assert chain.routing_intent("a", ["m1", "m2"]) == {
+        "role": "primary", "position": 1, "targets": ["m1", "m2"], "next_provider_id": "b",
+    }
+    assert chain.routing_intent("b", [])["role"] == "fallback"
+    assert chain.routing_intent("b", [])["next_provider_id"] is None
+    assert chain.routing_intent("off", ["x"]) == {
+        "role": "excluded", "position": None, "targets": ["x"], "next_provider_id": None,
+    }
+
+
+def test_a_change_that_moves_the_active_provider_changes_the_signature():
+    before = compute_chain([p("a", 1), p("b", 2)])
+    after = compute_chain([p("a", 1).with_changes(priority=30), p("b", 2)])
+    assert after.active_provider_id == "b"
+    assert before.signature() != after.signature()
+    same = compute_chain([p("a", 1).with_changes(models=("other",)), p("b", 2)])
+    assert same.signature() == before.signature()
+
+
+def test_chain_serialises_to_the_api_shape():
+    data = compute_chain([p("a", 1)], now=T).to_dict()
+    assert set(data) == {"nodes", "active_provider_id", "active_reason", "excluded", "computed_at"}
+    assert set(data["nodes"][0]) == {
+        "provider_id", "name", "display_name", "position", "status", "models", "state", "reason_code", "reason",
+    }
+    assert data["computed_at"] == "2026-02-18T12:01:03Z"

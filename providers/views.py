@@ -1,0 +1,52 @@
+"""Pages: the provider list (with the routing chain on the same screen) and a provider page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.shortcuts import get_object_or_404
+from django.views.generic import TemplateView
+
+from providers.chain import current_chain
+from providers.models import Provider
+
+
+class ProviderPageMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "providers.view_provider"
+
+
+
+class ProviderListPage(ProviderPageMixin, TemplateView):
+    template_name = "providers/list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        chain, providers, provider_context = current_chain()
+        live = sorted((p for p in providers if p.archived_at is None), key=lambda p: (p.priority, p.name))
+        context["chain"] = chain
+        context["cards"] = [
+            {
+                "provider": p,
+                "secret": provider_context.secret(p.id),
+                "health": provider_context.health_of(p.id),
+                "intent": chain.routing_intent(p.id, p.models),
+            }
+            for p in live
+        ]
+        return context
+
+
+class ProviderDetailPage(ProviderPageMixin, TemplateView):
+    template_name = "providers/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        chain, providers, provider_context = current_chain()
+        provider = get_object_or_404(Provider, pk=self.kwargs["provider_id"])
+        context.update(
+            provider=provider,
+            secret=provider_context.secret(provider.id),
+            health=provider_context.health_of(provider.id),
+            intent=chain.routing_intent(provider.id, provider.models),
+            show_metadata=self.request.user.has_perm("providers.change_provider"),
+        )
+        return context
