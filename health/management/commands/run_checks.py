@@ -1,0 +1,138 @@
+"""`manage.py run_checks`: probe providers now (or every N seconds), for cron or a systemd timer.
+
+Exit code 0 when every check passed, 1 when any failed, 2 when another scheduler holds the
+lock (nothing was probed). Each run also purges history older than HEALTH_HISTORY_TTL_DAYS.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from health.locking import LockHeld, scheduler_lock
+from health.models import HealthCheck
+from health.retention import purge_history
+from health.runner import ProbeOutcome, RunResult, run_checks
+from providers.models import Provider
+
+EXIT_PASSED, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2
+LEASE_MARGIN = timedelta(minutes=2)
+BAR_WIDTH = 30
+ACTOR = "run_checks"
+
+sleep = time.sleep  # tests replace it to end --watch
+
+
+class Command(BaseCommand):
+    help = "Probe providers (all enabled ones by default), record the results and print a table."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--provider", nargs="+", action="extend", default=[], metavar="ID", help="only these providers")
+        parser.add_argument("--include-disabled", action="store_true", help="probe disabled providers too")
+        parser.add_argument("--deep", action="store_true", help="also send one max_tokens=1 completion")
+        parser.add_argument("--watch", type=float, metavar="SECONDS", help="run again every SECONDS until interrupted")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        watch = options["watch"]
+        if watch is not None and watch <= 0:
+            raise CommandError("--watch takes a positive number of seconds.")
+        providers = self.select(options["provider"], options["include_disabled"])
+        lease = self.lease_for(providers, watch)
+        code = EXIT_PASSED
+        try:
+            with scheduler_lock(lease) as lock:
+                while True:
+                    code = self.run_once(options["provider"], options["include_disabled"], options["deep"])
+                    if watch is None:
+                        break
+                    try:
+                        sleep(watch)
+                    except KeyboardInterrupt:
+                        break
+                    lock.renew()
+        except LockHeld as held:
+            self.stderr.write(f"Not probing: {held}. Another run_checks is running.")
+            code = EXIT_LOCKED
+        except KeyboardInterrupt:
+            self.stderr.write("Interrupted.")
+        if code:
+            sys.exit(code)
+
+    # -- steps (small, so tests can call them) ---------------------------------------------
+    def select(self, ids: list[str], include_disabled: bool) -> list[Provider]:
+        providers = Provider.objects.live().order_by("priority", "name")
+        if ids:
+            found = set(providers.filter(pk__in=ids).values_list("pk", flat=True))
+            missing = [pid for pid in dict.fromkeys(ids) if pid not in found]
+            if missing:
+                raise CommandError(f"Unknown provider: {', '.join(missing)}")
+            providers = providers.filter(pk__in=ids)
+        if not include_disabled:
+            providers = providers.filter(enabled=True)
+        return list(providers)
+
+    def lease_for(self, providers: list[Provider], watch: float | None) -> timedelta:
+        slowest = max((p.timeout_ms * (p.retries + 1) for p in providers), default=0)
+        return timedelta(milliseconds=slowest) + LEASE_MARGIN + timedelta(seconds=watch or 0)
+
+    def run_once(self, ids: list[str], include_disabled: bool, deep: bool) -> int:
+        providers = self.select(ids, include_disabled)
+        purged = purge_history()
+        if purged:
+            self.stdout.write(f"Purged {purged} check(s) older than the history TTL.")
+        if not providers:
+            self.stdout.write("No providers to check.")
+            return EXIT_PASSED
+        progress = self.progress(len(providers))
+        result = run_checks(providers, deep=deep, actor=ACTOR, on_result=progress)
+        self.print_table(providers, result)
+        return EXIT_FAILED if result.failed else EXIT_PASSED
+
+    def progress(self, total: int):
+        done = 0
+        tty = self.stdout.isatty()
+
+        def report(outcome: ProbeOutcome) -> None:
+            nonlocal done
+            done += 1
+            if tty:
+                filled = round(BAR_WIDTH * done / total)
+                self.stdout.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}", ending="")
+                if done == total:
+                    self.stdout.write("")
+            else:
+                verdict = "pass" if outcome.ok else f"fail {outcome.error_code}"
+                latency = "-" if outcome.latency_ms is None else f"{outcome.latency_ms} ms"
+                self.stdout.write(f"{done}/{total} {outcome.provider_id} {verdict} {latency}")
+
+        return report
+
+    def print_table(self, providers: list[Provider], result: RunResult) -> None:
+        kinds = {p.pk: p.kind for p in providers}
+        header = ("PROVIDER", "KIND", "RESULT", "ERROR", "LATENCY", "HTTP", "STATUS")
+        rows = [header] + [self.row(check, kinds[check.provider_id]) for check in result.checks]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        self.stdout.write("")
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        summary = f"{result.checked} checked, {result.passed} passed, {result.failed} failed in {result.duration_ms} ms"
+        self.stdout.write(self.style.ERROR(summary) if result.failed else self.style.SUCCESS(summary))
+        for check in result.checks:
+            if not check.ok:
+                self.stdout.write(f"  {check.provider_id}: {check.error_message}")
+
+    @staticmethod
+    def row(check: HealthCheck, kind: str) -> tuple[str, ...]:
+        return (
+            check.provider_id,
+            kind,
+            check.result_status,
+            check.error_code or "-",
+            "-" if check.latency_ms is None else f"{check.latency_ms} ms",
+            "-" if check.http_status is None else str(check.http_status),
+            check.provider_status,
+        )

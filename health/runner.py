@@ -1,0 +1,323 @@
+"""The health runner: probe providers concurrently, then record what happened.
+
+`probe_one()` talks to the network only. `run_checks()` resolves credentials, probes every
+provider on a bounded thread pool (PROBE_MAX_CONCURRENCY), and only then writes — from the
+calling thread, in one transaction: the status moves, one append-only `HealthCheck` row per
+probe, and one `provider.tested` event per provider. Probe threads never touch the database
+(SQLite allows one writer at a time, and a test's transaction is invisible to other threads).
+
+The API, the page button and `manage.py run_checks` all go through `run_checks()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from audit.events import record_event
+from health import errors, metrics, status
+from health.http import ProbeClient, new_session
+from health.models import HealthCheck
+from health.probes import probe_for
+from providers.models import Provider, SecretPolicy
+from providers.services import move_status
+
+logger = logging.getLogger(__name__)
+
+_RESOLVE = object()
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """What one probe found, before anything is written."""
+
+    provider_id: str
+    ok: bool
+    error_code: str | None
+    error_message: str
+    latency_ms: int | None
+    http_status: int | None
+    model: str
+    deep: bool
+    checked_at: datetime
+
+
+@dataclass
+class RunResult:
+    checks: list[HealthCheck]
+    duration_ms: int
+
+    @property
+    def checked(self) -> int:
+        return len(self.checks)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for c in self.checks if c.ok)
+
+    @property
+    def failed(self) -> int:
+        return self.checked - self.passed
+
+
+def resolve_credential(provider: Provider) -> str | None:
+    """The credential a probe sends, or None; raises `missing_secret` when one is required.
+
+    `secret_policy=none` never asks the vault, so such a provider never sends a credential.
+    """
+    if provider.secret_policy == SecretPolicy.NONE:
+        return None
+    from secrets_vault import api as vault
+
+    try:
+        credential = vault.get_credential(provider)
+    except Exception as exc:  # a vault failure must fail this check, not the whole run
+        logger.error("could not read the secret of provider %s (%s)", provider.pk, type(exc).__name__)
+        raise errors.unreadable_secret() from None
+    if not credential:
+        if provider.secret_policy == SecretPolicy.REQUIRED:
+            raise errors.missing_secret()
+        return None
+    return credential
+
+
+def _failed(provider: Provider, failure: errors.ProbeFailure, *, deep: bool, checked_at: datetime, latency_ms: int | None) -> ProbeOutcome:
+    return ProbeOutcome(
+        provider_id=provider.pk,
+        ok=False,
+        error_code=failure.code,
+        error_message=failure.message,
+        latency_ms=latency_ms,
+        http_status=failure.http_status,
+        model=provider.default_model,
+        deep=deep,
+        checked_at=checked_at,
+    )
+
+
+def probe_one(
+    provider: Provider,
+    *,
+    deep: bool = False,
+    credential: Any = _RESOLVE,
+    session: requests.Session | None = None,
+) -> ProbeOutcome:
+    """Probe one provider and classify the answer; writes nothing.
+
+    Without `credential`, it is resolved from the vault here (a database read); `run_checks`
+    resolves credentials first and passes them, so its threads stay off the database.
+    """
+    checked_at = timezone.now()
+    started = time.monotonic()
+    client: ProbeClient | None = None
+    try:
+        if credential is _RESOLVE:
+            credential = resolve_credential(provider)
+        client = ProbeClient(
+            endpoint=provider.endpoint,
+            timeout_ms=provider.timeout_ms,
+            retries=provider.retries,
+            credential=credential,
+            session=session,
+        )
+        probe = probe_for(provider, client)
+        probe.check()
+        if deep:
+            probe.deep_check()
+    except errors.ProbeFailure as failure:
+        made_request = failure.code not in (errors.ErrorCode.MISSING_SECRET, errors.ErrorCode.BLOCKED_ENDPOINT)
+        latency = round((time.monotonic() - started) * 1000) if made_request else None
+        if failure.http_status is None and client is not None and failure.code != errors.ErrorCode.TIMEOUT:
+            failure.http_status = client.last_status
+        return _failed(provider, failure, deep=deep, checked_at=checked_at, latency_ms=latency)
+    except Exception:
+        logger.exception("health probe of provider %s failed unexpectedly", provider.pk)
+        failure = errors.ProbeFailure(
+            errors.ErrorCode.BAD_ENDPOINT,
+            "The check could not interpret the endpoint's answer. Check the endpoint URL and the "
+            "provider kind; the server log has details.",
+        )
+        return _failed(provider, failure, deep=deep, checked_at=checked_at, latency_ms=None)
+    return ProbeOutcome(
+        provider_id=provider.pk,
+        ok=True,
+        error_code=None,
+        error_message="",
+        latency_ms=round((time.monotonic() - started) * 1000),
+        http_status=client.last_status,
+        model=provider.default_model,
+        deep=deep,
+        checked_at=checked_at,
+    )
+
+
+def _probe_concurrently(
+    jobs: list[tuple[Provider, str | None]], workers: int, deep: bool, session: requests.Session
+) -> Iterator[ProbeOutcome]:
+    """Yield outcomes as probes finish, on `workers` threads.
+
+    All threads are started before any probe begins, then released together: a thread started
+    while others are already busy waits its turn for the interpreter lock, which would
+    stagger the probes of a large run by hundreds of milliseconds.
+    """
+    work: queue.SimpleQueue[tuple[Provider, str | None]] = queue.SimpleQueue()
+    done: queue.SimpleQueue[ProbeOutcome] = queue.SimpleQueue()
+    for job in jobs:
+        work.put(job)
+    go = threading.Event()
+
+    def worker() -> None:
+        go.wait()
+        try:
+            while True:
+                try:
+                    provider, credential = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put(probe_one(provider, deep=deep, credential=credential, session=session))
+                except BaseException:  # never leave the caller waiting for an outcome
+                    logger.exception("health probe of provider %s crashed", provider.pk)
+                    crashed = errors.ProbeFailure(errors.ErrorCode.UNREACHABLE, "The check crashed; see the server log.")
+                    done.put(_failed(provider, crashed, deep=deep, checked_at=timezone.now(), latency_ms=None))
+        finally:
+            # Probes never query, but a connection opened by anything in this thread must not leak.
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, name=f"probe-{i}", daemon=True) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for _ in jobs:
+        yield done.get()
+    for thread in threads:
+        thread.join()
+
+
+def run_checks(
+    providers: Iterable[Provider],
+    *,
+    deep: bool = False,
+    actor: Any = None,
+    on_result: Callable[[ProbeOutcome], None] | None = None,
+) -> RunResult:
+    """Probe `providers` concurrently and record the results; returns the saved rows in input order.
+
+    `on_result` is called in the calling thread as each probe finishes (progress display).
+    """
+    providers = list(providers)
+    started = time.monotonic()
+    outcomes: dict[str, ProbeOutcome] = {}
+    jobs: list[tuple[Provider, str | None]] = []
+    for provider in providers:
+        try:
+            jobs.append((provider, resolve_credential(provider)))
+        except errors.ProbeFailure as failure:
+            outcome = _failed(provider, failure, deep=deep, checked_at=timezone.now(), latency_ms=None)
+            outcomes[provider.pk] = outcome
+            if on_result:
+                on_result(outcome)
+
+    if jobs:
+        workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
+        session = new_session(pool_size=workers)
+        try:
+            for outcome in _probe_concurrently(jobs, workers, deep, session):
+                outcomes[outcome.provider_id] = outcome
+                if on_result:
+                    on_result(outcome)
+        finally:
+            session.close()
+
+    checks = _record_in_one_event_loop(providers, [outcomes[p.pk] for p in providers], actor)
+    return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
+
+
+def _record_in_one_event_loop(providers: list[Provider], outcomes: list[ProbeOutcome], actor: Any) -> list[HealthCheck]:
+    """`record_outcomes` in this thread, inside one asgiref event loop.
+
+    Each committed event is broadcast with `async_to_sync`, which outside an event loop starts
+    a fresh loop and thread per call; inside this one it reuses the loop, which makes writing
+    a few hundred results about three times faster. The function still runs in the calling
+    thread (thread_sensitive), on its database connection and in its transaction.
+    """
+
+    async def record() -> list[HealthCheck]:
+        return await sync_to_async(record_outcomes, thread_sensitive=True)(providers, outcomes, actor=actor)
+
+    return async_to_sync(record)()
+
+
+def _actor_name(actor: Any) -> str:
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.get_username()
+    return actor if isinstance(actor, str) and actor else "system"
+
+
+@transaction.atomic
+def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, actor: Any = None) -> list[HealthCheck]:
+    """Write status moves, check rows and `provider.tested` events for finished probes.
+
+    Queries: one for the 5-minute window of all providers, one insert for all rows, then per
+    provider one event row, plus a compare-and-set for each provider whose status moves.
+    """
+    from health.serializers import check_result
+
+    window = metrics.window_counts([p.pk for p in providers])
+    final_status: dict[str, str] = {}
+    lost_race: list[str] = []
+    for provider, outcome in zip(providers, outcomes):
+        total, passed = window.get(provider.pk, (0, 0))
+        move = status.target_status(
+            provider,
+            ok=outcome.ok,
+            error_code=outcome.error_code,
+            checked_at=outcome.checked_at,
+            window=(total + 1, passed + int(outcome.ok)),
+        )
+        final_status[provider.pk] = provider.status
+        if move is None:
+            continue
+        if move_status(provider.pk, expected=provider.status, new=move.new, reason=move.reason, actor=actor):
+            final_status[provider.pk] = move.new
+            provider.status = move.new
+        else:
+            lost_race.append(provider.pk)
+    if lost_race:  # someone moved these first: report what they are now
+        final_status.update(Provider.objects.filter(pk__in=lost_race).values_list("pk", "status"))
+
+    name = _actor_name(actor)
+    rows = HealthCheck.objects.bulk_create(
+        [
+            HealthCheck(
+                **asdict(outcome),
+                provider_status=final_status[outcome.provider_id],
+                actor_name=name,
+            )
+            for outcome in outcomes
+        ]
+    )
+    by_id = {p.pk: p for p in providers}
+    for row in rows:
+        provider = by_id[row.provider_id]
+        verdict = f"pass in {row.latency_ms} ms" if row.ok else f"fail ({row.error_code})"
+        record_event(
+            "provider.tested",
+            provider_id=row.provider_id,
+            actor=actor,
+            summary=f"{name} tested {provider.name}: {verdict}",
+            payload={"check": check_result(row)},
+        )
+    return rows

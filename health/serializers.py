@@ -1,0 +1,107 @@
+"""Request bodies and response shapes of the health endpoints (API.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from health.models import HealthCheck
+
+
+def iso(value: datetime | None) -> str | None:
+    """A datetime as the API writes it: ISO 8601, UTC, `Z`."""
+    return None if value is None else serializers.DateTimeField().to_representation(value)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true/false only: "yes", 1 or "on" are a client's mistake here, not a boolean."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictSerializer(serializers.Serializer):
+    """A JSON object body whose unknown fields are rejected (API.md), not ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TestRequestSerializer(StrictSerializer):
+    deep = StrictBooleanField(default=False)
+
+
+class TestAllRequestSerializer(StrictSerializer):
+    include_disabled = StrictBooleanField(default=False)
+    provider_ids = serializers.ListField(
+        child=serializers.CharField(max_length=63), allow_null=True, default=None, max_length=10_000
+    )
+
+
+class CheckResultSerializer(serializers.ModelSerializer):
+    """The check result of API.md; the same shape for test, test-all, history and events.
+
+    Serializes through `check_result()`, so there is one definition of the shape; the fields
+    below describe it for the OpenAPI schema.
+    """
+
+    provider_id = serializers.CharField(read_only=True)
+    status = serializers.SerializerMethodField()
+    error_message = serializers.SerializerMethodField()
+    model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HealthCheck
+        fields = [
+            "provider_id", "ok", "status", "error_code", "error_message", "latency_ms",
+            "http_status", "model", "deep", "checked_at", "provider_status",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: HealthCheck) -> dict[str, Any]:
+        return check_result(instance)
+
+    def get_status(self, check: HealthCheck) -> str:
+        return check.result_status
+
+    def get_error_message(self, check: HealthCheck) -> str | None:
+        return check.error_message or None
+
+    def get_model(self, check: HealthCheck) -> str | None:
+        return check.model or None
+
+
+def check_result(check: HealthCheck) -> dict[str, Any]:
+    """The check result as a plain dict (what the serializer gives, without its per-call cost:
+    a run of all checks writes hundreds of these into events)."""
+    return {
+        "provider_id": check.provider_id,
+        "ok": check.ok,
+        "status": check.result_status,
+        "error_code": check.error_code or None,
+        "error_message": check.error_message or None,
+        "latency_ms": check.latency_ms,
+        "http_status": check.http_status,
+        "model": check.model or None,
+        "deep": check.deep,
+        "checked_at": iso(check.checked_at),
+        "provider_status": check.provider_status,
+    }
+
+
+def metrics_response(provider_id: str, health: Mapping[str, Any], series: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "provider_id": provider_id,
+        **{key: iso(value) if isinstance(value, datetime) else value for key, value in health.items()},
+        "series": [{**bucket, "start": iso(bucket["start"])} for bucket in series],
+    }

@@ -1,0 +1,125 @@
+"""Health endpoints: test one provider, test many, a provider's history and metrics (API.md)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from config.exceptions import Conflict
+from health import metrics
+from health.models import HealthCheck
+from health.runner import run_checks
+from health.serializers import (
+    CheckResultSerializer,
+    TestAllRequestSerializer,
+    TestRequestSerializer,
+    check_result,
+    metrics_response,
+)
+from providers.models import Provider
+
+TEST_PERMISSION = "providers.test_provider"
+# Health is part of what a provider shows, so reading it follows the provider's view right
+# (a user given view on one provider by an object permission sees its health too).
+READ_PERMISSION = "providers.view_provider"
+
+
+class HealthAPIView(APIView):
+    permission_name = READ_PERMISSION
+
+    def required_permission(self, request: Request) -> str:
+        return self.permission_name
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ProviderHealthAPIView(HealthAPIView):
+    lookup_url_kwarg = "provider_id"
+
+    def get_provider(self) -> Provider:
+        provider = get_object_or_404(Provider.objects.all(), pk=self.kwargs[self.lookup_url_kwarg])
+        self.check_object_permissions(self.request, provider)
+        return provider
+
+
+class ProviderTestView(ProviderHealthAPIView):
+    permission_name = TEST_PERMISSION
+
+    @extend_schema(request=TestRequestSerializer, responses=CheckResultSerializer)
+    def post(self, request: Request, provider_id: str) -> Response:
+        provider = self.get_provider()
+        body = TestRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if provider.is_archived:
+            raise Conflict("This provider is archived; restore it before testing it.")
+        result = run_checks([provider], deep=body.validated_data["deep"], actor=request.user)
+        return Response(check_result(result.checks[0]))
+
+
+class ProviderTestAllView(HealthAPIView):
+    permission_name = TEST_PERMISSION
+
+    @extend_schema(
+        request=TestAllRequestSerializer,
+        responses=inline_serializer(
+            "TestAllResult",
+            {
+                "checked": serializers.IntegerField(),
+                "passed": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "duration_ms": serializers.IntegerField(),
+                "results": CheckResultSerializer(many=True),
+            },
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        body = TestAllRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        wanted = body.validated_data["provider_ids"]
+        providers = Provider.objects.live().order_by("priority", "name")
+        if wanted is not None:
+            known = set(Provider.objects.live().filter(pk__in=wanted).values_list("pk", flat=True))
+            unknown = sorted(set(wanted) - known)
+            if unknown:
+                raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in unknown]})
+            providers = providers.filter(pk__in=wanted)
+        if not body.validated_data["include_disabled"]:
+            providers = providers.filter(enabled=True)
+        result = run_checks(providers, actor=request.user)
+        return Response(
+            {
+                "checked": result.checked,
+                "passed": result.passed,
+                "failed": result.failed,
+                "duration_ms": result.duration_ms,
+                "results": [check_result(check) for check in result.checks],
+            }
+        )
+
+
+class ProviderHistoryView(ProviderHealthAPIView):
+    @extend_schema(responses=CheckResultSerializer(many=True))
+    def get(self, request: Request, provider_id: str) -> Response:
+        provider = self.get_provider()
+        checks = HealthCheck.objects.filter(provider_id=provider.pk).order_by("-checked_at", "-id")
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+        page = paginator.paginate_queryset(checks, request, view=self)
+        return paginator.get_paginated_response(CheckResultSerializer(page, many=True).data)
+
+
+class ProviderMetricsView(ProviderHealthAPIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, provider_id: str) -> Response:
+        provider = self.get_provider()
+        return Response(
+            metrics_response(provider.pk, metrics.for_provider(provider.pk), metrics.series_for(provider.pk))
+        )
