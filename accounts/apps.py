@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Operators and API tokens"
 
     def ready(self) -> None:
+        import accounts.schema  # noqa: F401  (registers the OpenAPI bearer scheme)
         from accounts.roles import sync_roles_after_migrate
 
         # Runs after django.contrib.auth has created the permissions of every app, so a

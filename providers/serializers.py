@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from providers import validators as v
@@ -69,6 +71,16 @@ class SecretProjectionField(serializers.Field):
         return iso(value) if isinstance(value, datetime) else value
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class SecretFlagField(SecretProjectionField):
+    pass
+
+
+@extend_schema_field({"type": "string", "nullable": True})
+class SecretTextField(SecretProjectionField):
+    pass
+
+
 class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     id = serializers.RegexField(
         v.PROVIDER_ID_RE,
@@ -93,11 +105,11 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     enabled = serializers.BooleanField(required=False)
     secret_required = serializers.BooleanField(read_only=True)
-    secret_present = SecretProjectionField()
-    secret_last_rotated_at = SecretProjectionField()
-    secret_touched_by = SecretProjectionField()
-    secret_touched_at = SecretProjectionField()
-    secret_id_hint = SecretProjectionField()
+    secret_present = SecretFlagField()
+    secret_last_rotated_at = SecretTextField()
+    secret_touched_by = SecretTextField()
+    secret_touched_at = SecretTextField()
+    secret_id_hint = SecretTextField()
     routing_intent = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField()
 

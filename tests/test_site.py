@@ -75,3 +75,12 @@ def test_admin_shows_providers_and_read_only_audit(client, admin_user, provider_
     assert detail.status_code == HTTPStatus.OK
     assert b'name="_save"' not in detail.content
     assert client.get("/admin/audit/auditevent/add/").status_code == HTTPStatus.FORBIDDEN
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(out))
+    schema = out.read_text()
+    assert "bearerAuth" in schema and "/api/routing-chain/preview" in schema
