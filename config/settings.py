@@ -181,13 +181,30 @@ PROBE_DENIED_NETWORKS = env.list("PROBE_DENIED_NETWORKS", default=["169.254.0.0/
 )
 HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default=0.8)
 
+# --- Logging ---
+# Every handler carries the vault's masking filter (secrets_vault/logging_filter.py), so no
+# secret value or credential-shaped string reaches a log, whichever logger emitted it. Django's
+# own loggers are redefined here so their default handlers (which lack the filter) are replaced.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "mask_secrets": {"()": "secrets_vault.logging_filter.SecretMaskingFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "mask_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "urllib3": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
     },

@@ -11,4 +11,94 @@ CONTRACT (used by providers/ and health/; keep these signatures):
 - provider_ids_with_secret() -> QuerySet of provider ids whose current secret is present,
     usable as a subquery: Provider.objects.filter(id__in=provider_ids_with_secret())
 - get_credential(provider) -> str | None   (plaintext for the health probe, cached ≤ 60 s)
+
+All of these speak about the provider's primary credential (`api_key`), the one probes send.
+`secret_last_rotated_at` is when the present value was stored (None when none is present);
+`secret_touched_*` is the last secret action of any kind, a clear included; `secret_version`
+is the current version number (a clear is a version too).
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import MappingProxyType
+from typing import Any
+
+from django.db.models import QuerySet
+
+from secrets_vault.credentials import get_credential as _get_credential
+from secrets_vault.models import PRIMARY_FIELD, VALUE_ACTIONS, SecretVersion
+
+__all__ = ["EMPTY_PROJECTION", "projection", "projections_for", "provider_ids_with_secret", "get_credential"]
+
+EMPTY_PROJECTION = MappingProxyType(
+    {
+        "secret_present": False,
+        "secret_version": None,
+        "secret_last_rotated_at": None,
+        "secret_touched_by": None,
+        "secret_touched_at": None,
+        "secret_id_hint": None,
+    }
+)
+
+_COLUMNS = ("provider_id", "version", "action", "created_by_name", "created_at", "secret_id_hint")
+
+
+def project_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The UI-safe projection of one current version (a `.values()` row of `_COLUMNS`)."""
+    present = row["action"] in VALUE_ACTIONS
+    return {
+        "secret_present": present,
+        "secret_version": row["version"],
+        "secret_last_rotated_at": row["created_at"] if present else None,
+        "secret_touched_by": row["created_by_name"] or None,
+        "secret_touched_at": row["created_at"],
+        "secret_id_hint": (row["secret_id_hint"] or None) if present else None,
+    }
+
+
+class Projections(dict):
+    """`projections_for`'s result: looking up an id it holds no row for gives EMPTY_PROJECTION."""
+
+    def __missing__(self, provider_id: str) -> dict[str, Any]:
+        return dict(EMPTY_PROJECTION)
+
+
+def projections_for(provider_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Projection of each given provider id, in one query.
+
+    A list (or any iterable) of ids gets an entry for every id. A QuerySet of ids is used as a
+    subquery, so only ids with a secret row get an entry; indexing any other id still returns
+    EMPTY_PROJECTION.
+    """
+    result = Projections()
+    if isinstance(provider_ids, QuerySet):
+        ids: Any = provider_ids
+    else:
+        ids = list(dict.fromkeys(provider_ids))
+        result.update({pid: dict(EMPTY_PROJECTION) for pid in ids})
+        if not ids:
+            return result
+    rows = SecretVersion.objects.filter(provider_id__in=ids, field=PRIMARY_FIELD, is_current=True).values(*_COLUMNS)
+    for row in rows:
+        result[row["provider_id"]] = project_row(row)
+    return result
+
+
+def projection(provider) -> dict[str, Any]:
+    provider_id = getattr(provider, "pk", provider)
+    return projections_for([provider_id])[provider_id]
+
+
+def provider_ids_with_secret() -> QuerySet:
+    """Ids of providers whose current primary secret holds a value; lazy, usable as a subquery."""
+    return (
+        SecretVersion.objects.filter(field=PRIMARY_FIELD, is_current=True, action__in=VALUE_ACTIONS)
+        .values_list("provider_id", flat=True)
+    )
+
+
+def get_credential(provider) -> str | None:
+    """Plaintext of the provider's credential for a probe, or None; cached at most 60 seconds."""
+    return _get_credential(provider, PRIMARY_FIELD)

@@ -1,6 +1,16 @@
+import logging
+
 from django.apps import AppConfig
 
 
 class SecretsVaultConfig(AppConfig):
     name = "secrets_vault"
     verbose_name = "Secrets vault"
+
+    def ready(self) -> None:
+        from secrets_vault import checks  # noqa: F401  (registers the key-ring check)
+        from secrets_vault.logging_filter import install_on_all_handlers
+
+        # settings.LOGGING puts the filter on its handlers; this also covers any handler
+        # another part of the configuration attached without it.
+        install_on_all_handlers(logging.getLogger())

@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from secrets_vault.models import SecretVersion
+
+METADATA_FIELDS = (
+    "provider",
+    "field",
+    "version",
+    "action",
+    "is_current",
+    "restored_from",
+    "secret_id_hint",
+    "kid",
+    "created_by_name",
+    "created_at",
+    "superseded_at",
+    "rewrapped_at",
+    "purged_at",
+)
+
+
+@admin.register(SecretVersion)
+class SecretVersionAdmin(admin.ModelAdmin):
+    """Metadata only: the admin can neither reveal, add, edit nor delete a secret version.
+
+    Key material and ciphertext are not among the fields, so no form, list or export shows
+    them; secret actions go through the API, where they are audited.
+    """
+
+    list_display = ("provider", "field", "version", "action", "is_current", "kid", "secret_id_hint",
+                    "created_by_name", "created_at", "purged_at")
+    list_filter = ("field", "action", "is_current", "kid")
+    search_fields = ("provider__id", "provider__name", "secret_id_hint", "created_by_name")
+    date_hierarchy = "created_at"
+    fields = METADATA_FIELDS
+    readonly_fields = METADATA_FIELDS
+    list_select_related = ("provider",)
+    actions = None
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("wrapped_key", "key_nonce", "nonce", "ciphertext")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

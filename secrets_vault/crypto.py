@@ -1,0 +1,276 @@
+"""Envelope encryption for secret versions, on `cryptography`'s AES-256-GCM.
+
+Each secret version gets its own random data key. The value is encrypted with the data key;
+the data key is encrypted ("wrapped") with the key ring's active key-encryption key (KEK).
+The stored record holds the KEK's id (`kid`), the wrapped key, both nonces and the ciphertext.
+
+Associated data binds the ciphertext and the wrapped key to the provider id, the secret field
+and the version (and the wrapped key also to its kid), so bytes copied to another row, field
+or version fail authentication instead of decrypting.
+
+The key ring comes from `settings.VAULT_KEYS`: "kid:base64-32-byte-key,kid2:...". The first
+key encrypts, every listed key decrypts. With `VAULT_KEYS` empty and `DEBUG` on, a development
+key ring is read from (or created at) `settings.VAULT_KEY_FILE`, mode 0600. With `DEBUG` off
+and no `VAULT_KEYS`, the vault refuses to work (`ImproperlyConfigured`), and the system check
+in `secrets_vault.checks` stops `manage.py runserver` / `migrate` before they start.
+
+Every failure raises a `VaultError` subclass: nothing here ever returns ciphertext or a
+partial value in place of a plaintext.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
+
+from secrets_vault.logging_filter import register_secret
+
+logger = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+KID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_AAD_PREFIX = b"secrets_vault.v1"
+
+
+class VaultError(Exception):
+    """Base of every vault failure. Messages never contain a secret value or key material."""
+
+
+class KeyRingError(VaultError, ImproperlyConfigured):
+    """`VAULT_KEYS` (or the development key file) is missing or malformed."""
+
+
+class UnknownKeyError(VaultError):
+    """The record was wrapped by a kid that is not in the key ring."""
+
+
+class DecryptionError(VaultError):
+    """Authentication failed: a tampered byte, a record moved to another row, or a wrong key."""
+
+
+class PurgedError(VaultError):
+    """The record's ciphertext was destroyed by the retention purge."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: dict[str, bytes]  # insertion order: the first is the active key
+    source: str = "VAULT_KEYS"
+
+    @property
+    def active_kid(self) -> str:
+        return next(iter(self.keys))
+
+    @property
+    def kids(self) -> list[str]:
+        return list(self.keys)
+
+    def kek(self, kid: str) -> AESGCM:
+        try:
+            return AESGCM(self.keys[kid])
+        except KeyError:
+            raise UnknownKeyError(
+                f"This record was encrypted with key {kid!r}, which is not in VAULT_KEYS "
+                f"(known: {', '.join(self.keys)}). Add that key back to decrypt it."
+            ) from None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    kid: str
+    wrapped_key: bytes
+    key_nonce: bytes
+    nonce: bytes | None
+    ciphertext: bytes | None
+
+
+# --- the key ring ---------------------------------------------------------------------------
+
+
+def parse_key_ring(spec: str, *, source: str = "VAULT_KEYS") -> KeyRing:
+    """Parse "kid:base64key,kid2:base64key". Errors name the entry, never the key bytes."""
+    keys: dict[str, bytes] = {}
+    entries = [e.strip() for e in spec.split(",") if e.strip()]
+    if not entries:
+        raise KeyRingError(f"{source} is empty: give at least one 'kid:base64-32-byte-key'.")
+    for position, entry in enumerate(entries, start=1):
+        kid, sep, encoded = entry.partition(":")
+        kid = kid.strip()
+        if not sep or not KID_RE.match(kid):
+            raise KeyRingError(
+                f"{source} entry {position} must look like 'kid:base64key' with a kid of 1 to 32 "
+                "letters, digits, '.', '_' or '-'."
+            )
+        if kid in keys:
+            raise KeyRingError(f"{source} lists the kid {kid!r} twice.")
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise KeyRingError(f"{source} key {kid!r} is not valid base64.") from None
+        if len(raw) != KEY_BYTES:
+            raise KeyRingError(f"{source} key {kid!r} must decode to {KEY_BYTES} bytes, not {len(raw)}.")
+        keys[kid] = raw
+        register_secret(encoded.strip())
+    return KeyRing(keys=keys, source=source)
+
+
+def generate_key_entry(kid: str | None = None) -> str:
+    """A new "kid:base64key" entry, for VAULT_KEYS or the development key file."""
+    kid = kid or "k" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    if not KID_RE.match(kid):
+        raise KeyRingError("A kid is 1 to 32 letters, digits, '.', '_' or '-'.")
+    return f"{kid}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode('ascii')}"
+
+
+_ring_lock = threading.Lock()
+_ring_cache: dict[tuple, KeyRing] = {}
+
+
+def get_key_ring() -> KeyRing:
+    """The configured key ring; raises `KeyRingError` (an `ImproperlyConfigured`) if there is none."""
+    spec = settings.VAULT_KEYS or ""
+    key_file = Path(settings.VAULT_KEY_FILE)
+    cache_key = (spec, str(key_file), bool(settings.DEBUG))
+    ring = _ring_cache.get(cache_key)
+    if ring is not None:
+        return ring
+    with _ring_lock:
+        ring = _ring_cache.get(cache_key)
+        if ring is None:
+            if spec.strip():
+                ring = parse_key_ring(spec)
+            elif settings.DEBUG:
+                ring = _development_key_ring(key_file)
+            else:
+                raise KeyRingError(
+                    "VAULT_KEYS is not set and DEBUG is off: the vault will not start without its "
+                    "key ring. Generate a key with `python manage.py vault_status --new-key` and set "
+                    "VAULT_KEYS=kid:base64key (see docs/vault.md)."
+                )
+            _ring_cache[cache_key] = ring
+    return ring
+
+
+def reset_key_ring_cache() -> None:
+    with _ring_lock:
+        _ring_cache.clear()
+
+
+def _development_key_ring(path: Path) -> KeyRing:
+    """Read the development key file, creating it (mode 0600) the first time."""
+    try:
+        return parse_key_ring(path.read_text(encoding="ascii"), source=str(path))
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = generate_key_entry("dev1")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return parse_key_ring(path.read_text(encoding="ascii"), source=str(path))
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(entry + "\n")
+    logger.warning(
+        "VAULT_KEYS is not set: created a development vault key at %s (mode 0600). "
+        "Secrets stored now can only be read with this file; set VAULT_KEYS in production.",
+        path,
+    )
+    return parse_key_ring(entry, source=str(path))
+
+
+# --- encryption -----------------------------------------------------------------------------
+
+
+def associated_data(purpose: bytes, provider_id: str, field: str, version: int, kid: str = "") -> bytes:
+    parts = [_AAD_PREFIX, purpose, provider_id.encode(), field.encode(), str(int(version)).encode()]
+    if kid:
+        parts.append(kid.encode())
+    return b"\x00".join(parts)
+
+
+@sensitive_variables("plaintext", "data_key")
+def encrypt(plaintext: str, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+    ring = ring or get_key_ring()
+    kid = ring.active_kid
+    data_key = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(data_key).encrypt(
+        nonce, plaintext.encode("utf-8"), associated_data(b"data", provider_id, field, version)
+    )
+    key_nonce = os.urandom(NONCE_BYTES)
+    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid))
+    return Envelope(kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=nonce, ciphertext=ciphertext)
+
+
+@sensitive_variables("data_key")
+def unwrap_data_key(
+    envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None
+) -> bytes:
+    ring = ring or get_key_ring()
+    if not envelope.wrapped_key or not envelope.key_nonce:
+        raise PurgedError("This secret version holds no key material (cleared or purged).")
+    kek = ring.kek(envelope.kid)
+    try:
+        data_key = kek.decrypt(
+            bytes(envelope.key_nonce),
+            bytes(envelope.wrapped_key),
+            associated_data(b"key", provider_id, field, version, envelope.kid),
+        )
+    except InvalidTag:
+        raise DecryptionError(
+            f"The data key of {provider_id}/{field} v{version} failed authentication "
+            "(tampered, copied from another row, or a different key under the same kid)."
+        ) from None
+    if len(data_key) != KEY_BYTES:
+        raise DecryptionError(f"The data key of {provider_id}/{field} v{version} has the wrong length.")
+    return data_key
+
+
+@sensitive_variables("plaintext", "data_key")
+def decrypt(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> str:
+    if envelope.ciphertext is None or envelope.nonce is None:
+        raise PurgedError(f"Secret {provider_id}/{field} v{version} holds no value (cleared or purged).")
+    data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
+    try:
+        raw = AESGCM(data_key).decrypt(
+            bytes(envelope.nonce), bytes(envelope.ciphertext), associated_data(b"data", provider_id, field, version)
+        )
+    except InvalidTag:
+        raise DecryptionError(
+            f"The ciphertext of {provider_id}/{field} v{version} failed authentication "
+            "(tampered or copied from another row)."
+        ) from None
+    try:
+        plaintext = raw.decode("utf-8")
+    except UnicodeDecodeError:  # authenticated, so this cannot happen unless written wrongly
+        raise DecryptionError(f"Secret {provider_id}/{field} v{version} is not valid UTF-8.") from None
+    register_secret(plaintext)
+    return plaintext
+
+
+@sensitive_variables("data_key")
+def rewrap(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+    """The same ciphertext with its data key wrapped by the ring's active key."""
+    ring = ring or get_key_ring()
+    data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
+    kid = ring.active_kid
+    key_nonce = os.urandom(NONCE_BYTES)
+    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid))
+    return Envelope(
+        kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=envelope.nonce, ciphertext=envelope.ciphertext
+    )

@@ -1,0 +1,121 @@
+"""A logging filter that masks secret values in every record (spec §7: never in logs).
+
+Installed on every handler by `settings.LOGGING`, so it sees each record whichever logger
+emitted it. It masks:
+
+- values the vault has handled in this process (set through the API, decrypted for a probe,
+  key-ring keys), also in their base64 and URL-encoded forms;
+- common credential shapes wherever they come from: `sk-…` keys, `Bearer …` tokens, GitHub,
+  Slack and AWS key ids, and `api_key=…` / `"token": "…"` style assignments.
+
+The record is rewritten in place (message, arguments, exception and stack text), so handlers
+that run after this one see the masked text too.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+from collections import OrderedDict
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+# Shorter values are not credentials, and masking them would garble ordinary words.
+MIN_REGISTERED_LENGTH = 8
+MAX_REGISTERED = 4096
+
+_SHAPES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), r"\1 " + MASK),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-" + MASK),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), MASK),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
+    (
+        re.compile(
+            r"""(?P<k>(?:api[_-]?key|access[_-]?token|token|secret|password|passwd|authorization|x-api-key)"""
+            r"""["']?\s*[:=]\s*["']?)(?!(?:Bearer|Basic)\b)(?P<v>[^\s"',;&}*]{6,})""",
+            re.IGNORECASE,
+        ),
+        r"\g<k>" + MASK,
+    ),
+]
+
+_lock = threading.Lock()
+_registered: OrderedDict[str, None] = OrderedDict()
+_longest_first: list[str] = []  # _registered sorted for replacement, rebuilt on registration
+
+
+def _forms(value: str) -> set[str]:
+    raw = value.encode("utf-8")
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        base64.b64encode(raw).decode("ascii"),
+        base64.urlsafe_b64encode(raw).decode("ascii"),
+    }
+    # Base64 without padding, as it appears inside longer encoded strings.
+    forms |= {f.rstrip("=") for f in list(forms)}
+    return {f for f in forms if len(f) >= MIN_REGISTERED_LENGTH}
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` (and its encoded forms) in every later log record of this process."""
+    if not isinstance(value, str) or len(value) < MIN_REGISTERED_LENGTH:
+        return
+    with _lock:
+        for form in _forms(value):
+            _registered[form] = None
+            _registered.move_to_end(form)
+        while len(_registered) > MAX_REGISTERED:
+            _registered.popitem(last=False)
+        _longest_first[:] = sorted(_registered, key=len, reverse=True)
+
+
+def mask_text(text: str) -> str:
+    if not text:
+        return text
+    with _lock:
+        known = list(_longest_first)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Never drops a record; rewrites it so no secret reaches a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep the raw parts, masked
+            message = f"{record.msg} {record.args!r}"
+        masked = mask_text(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
+
+
+def install_on_all_handlers(root: logging.Logger) -> int:
+    """Add the filter to every handler of every configured logger that lacks it; returns how many."""
+    loggers = [root] + [
+        logger for logger in root.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    added = 0
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
+                handler.addFilter(SecretMaskingFilter())
+                added += 1
+    return added

@@ -1,0 +1,118 @@
+"""Secret versions: every set / rotate / clear / restore is a new, append-only row.
+
+The row that is `is_current` for a (provider, field) pair is the secret's present state: a
+value when its action is set/rotate/restore, none when it is a clear. Earlier rows stay
+restorable for `VAULT_RETENTION_DAYS` after they were superseded; the purge then destroys
+their key material and ciphertext and keeps the metadata.
+
+Only `secrets_vault.services` writes these rows, and `rotate_vault_key` / `purge_secrets`
+update their key material; nothing else edits them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from secrets_vault.crypto import Envelope
+
+
+class SecretField(models.TextChoices):
+    """The kinds of credential a provider can hold (spec §3.2)."""
+
+    API_KEY = "api_key", "API key"
+    TOKEN = "token", "Token"
+    SECRET_SALT = "secret_salt", "Secret salt"
+    WEBHOOK_SECRET = "webhook_secret", "Webhook secret"
+    TLS_IDENTITY = "tls_identity", "TLS identity"
+
+
+# The credential the API, the projection and the health probes work with.
+PRIMARY_FIELD = SecretField.API_KEY
+
+
+class SecretAction(models.TextChoices):
+    SET = "set"
+    ROTATE = "rotate"
+    CLEAR = "clear"
+    RESTORE = "restore"
+
+
+VALUE_ACTIONS = (SecretAction.SET, SecretAction.ROTATE, SecretAction.RESTORE)
+
+
+class SecretVersionQuerySet(models.QuerySet):
+    def current(self):
+        return self.filter(is_current=True)
+
+    def with_value(self):
+        """Rows that still hold a value (not a clear, not purged)."""
+        return self.filter(action__in=VALUE_ACTIONS, ciphertext__isnull=False)
+
+
+class SecretVersion(models.Model):
+    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="secret_versions")
+    field = models.CharField(max_length=32, choices=SecretField.choices, default=PRIMARY_FIELD)
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=16, choices=SecretAction.choices)
+    is_current = models.BooleanField(default=True)
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
+    secret_id_hint = models.CharField(max_length=64, blank=True)
+
+    # Key material: empty for a clear, destroyed by the purge.
+    kid = models.CharField(max_length=32, blank=True, db_index=True)
+    wrapped_key = models.BinaryField(null=True, blank=True, editable=False)
+    key_nonce = models.BinaryField(null=True, blank=True, editable=False)
+    nonce = models.BinaryField(null=True, blank=True, editable=False)
+    ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SecretVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["provider_id", "field", "-version"]
+        permissions = [("manage_secrets", "Can set, rotate, clear and restore provider secrets")]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "field", "version"], name="secret_version_unique"),
+            models.UniqueConstraint(
+                fields=["provider", "field"], condition=Q(is_current=True), name="secret_one_current"
+            ),
+        ]
+        indexes = [models.Index(fields=["field", "is_current"], name="secret_current_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}/{self.field} v{self.version} ({self.action})"
+
+    @property
+    def holds_value(self) -> bool:
+        return self.action in VALUE_ACTIONS and self.ciphertext is not None
+
+    @property
+    def is_purged(self) -> bool:
+        return self.purged_at is not None
+
+    def envelope(self) -> Envelope:
+        return Envelope(
+            kid=self.kid,
+            wrapped_key=bytes(self.wrapped_key) if self.wrapped_key is not None else b"",
+            key_nonce=bytes(self.key_nonce) if self.key_nonce is not None else b"",
+            nonce=bytes(self.nonce) if self.nonce is not None else None,
+            ciphertext=bytes(self.ciphertext) if self.ciphertext is not None else None,
+        )
+
+    def store(self, envelope: Envelope) -> None:
+        self.kid = envelope.kid
+        self.wrapped_key = envelope.wrapped_key
+        self.key_nonce = envelope.key_nonce
+        self.nonce = envelope.nonce
+        self.ciphertext = envelope.ciphertext

@@ -1,0 +1,109 @@
+"""Request and response shapes of the secret endpoints (API.md). No value ever goes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from secrets_vault.models import SecretAction
+from secrets_vault.services import HINT_MAX_LENGTH, VALUE_MAX_LENGTH
+
+
+class StrictStringField(serializers.CharField):
+    """A string as sent: no number-to-string coercion, no whitespace trimming."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SecretActionSerializer(serializers.Serializer):
+    """`{"action", "value", "secret_id_hint", "version"}`; which fields an action takes is enforced here."""
+
+    action = serializers.ChoiceField(choices=SecretAction.choices)
+    value = StrictStringField(
+        required=False, allow_null=True, min_length=1, max_length=VALUE_MAX_LENGTH,
+        error_messages={
+            "blank": f"Must be 1 to {VALUE_MAX_LENGTH} characters.",
+            "min_length": f"Must be 1 to {VALUE_MAX_LENGTH} characters.",
+            "max_length": f"Must be 1 to {VALUE_MAX_LENGTH} characters.",
+        },
+        style={"input_type": "password"},
+    )
+    secret_id_hint = StrictStringField(required=False, allow_null=True, allow_blank=True, max_length=HINT_MAX_LENGTH)
+    version = StrictIntegerField(required=False, allow_null=True, min_value=1)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"detail": ["Send a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        action = attrs["action"]
+        value, version = attrs.get("value"), attrs.get("version")
+        hint = attrs.get("secret_id_hint")
+        errors: dict[str, list[str]] = {}
+        if action in (SecretAction.SET, SecretAction.ROTATE):
+            if value is None:
+                errors["value"] = [f"Required for {action}."]
+            elif value != value.strip():
+                errors["value"] = ["Must not start or end with whitespace."]
+            if version is not None:
+                errors["version"] = ["Only used with restore."]
+        elif value is not None:
+            errors["value"] = [f"Not used with {action}."]
+        if action == SecretAction.RESTORE and version is None:
+            errors["version"] = ["Required for restore: the version whose value to bring back."]
+        if action == SecretAction.CLEAR:
+            if version is not None:
+                errors["version"] = ["Only used with restore."]
+            if hint:
+                errors["secret_id_hint"] = ["Not used with clear."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class SecretProjectionSerializer(serializers.Serializer):
+    """The secret projection of API.md, for the response to an action."""
+
+    provider_id = serializers.CharField()
+    action = serializers.CharField()
+    secret_present = serializers.BooleanField()
+    secret_version = serializers.IntegerField(allow_null=True)
+    secret_last_rotated_at = serializers.DateTimeField(allow_null=True)
+    secret_touched_by = serializers.CharField(allow_null=True)
+    secret_touched_at = serializers.DateTimeField(allow_null=True)
+    secret_id_hint = serializers.CharField(allow_null=True)
+
+
+class SecretVersionSerializer(serializers.Serializer):
+    """One row of `GET …/secret/versions`: metadata only."""
+
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by_name")
+    action = serializers.CharField()
+    secret_id_hint = serializers.SerializerMethodField()
+    current = serializers.BooleanField(source="is_current")
+
+    def get_secret_id_hint(self, row) -> str | None:
+        return row.secret_id_hint or None

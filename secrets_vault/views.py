@@ -1,0 +1,102 @@
+"""`POST /api/providers/{id}/secret` and `GET /api/providers/{id}/secret/versions` (API.md).
+
+Both need the vault permission (`secrets_vault.manage_secrets`, only the admin group):
+viewers get 403, anonymous 401, users who may not even see the provider 404. Every response,
+errors included, carries `Cache-Control: no-store`. The value is never echoed.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from accounts.permissions import RolePermission
+from config.exceptions import Conflict
+from providers.models import Provider
+from secrets_vault import services
+from secrets_vault.api import project_row
+from secrets_vault.models import PRIMARY_FIELD, SecretVersion
+from secrets_vault.serializers import SecretActionSerializer, SecretProjectionSerializer, SecretVersionSerializer
+
+VAULT_PERMISSION = "secrets_vault.manage_secrets"
+
+
+class VaultView(GenericAPIView):
+    permission_classes = [RolePermission]
+    queryset = Provider.objects.all()
+    lookup_url_kwarg = "provider_id"
+    pagination_class = None
+
+    def required_permission(self, request) -> str:
+        return VAULT_PERMISSION
+
+    def get_provider(self) -> Provider:
+        provider = get_object_or_404(Provider.objects.all(), pk=self.kwargs["provider_id"])
+        self.check_object_permissions(self.request, provider)
+        return provider
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
+class SecretActionView(VaultView):
+    serializer_class = SecretActionSerializer
+
+    @extend_schema(
+        request=SecretActionSerializer,
+        responses={200: SecretProjectionSerializer},
+        summary="Set, rotate, clear or restore the provider's secret",
+        description="Admin only (vault permission). Never echoes the value; 409 when the action does not fit the state.",
+    )
+    @method_decorator(sensitive_variables())
+    def post(self, request, provider_id: str):
+        provider = self.get_provider()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            row = services.apply_action(
+                provider,
+                data["action"],
+                value=data.get("value"),
+                hint=data.get("secret_id_hint"),
+                version=data.get("version"),
+                field=PRIMARY_FIELD,
+                actor=request.user,
+            )
+        except services.SecretConflict as exc:
+            raise Conflict(str(exc)) from None
+        projection = project_row(
+            {
+                "provider_id": row.provider_id,
+                "version": row.version,
+                "action": row.action,
+                "created_by_name": row.created_by_name,
+                "created_at": row.created_at,
+                "secret_id_hint": row.secret_id_hint,
+            }
+        )
+        body = {"provider_id": provider.pk, "action": row.action, **projection}
+        return Response(SecretProjectionSerializer(body).data)
+
+
+class SecretVersionListView(VaultView):
+    serializer_class = SecretVersionSerializer
+
+    @extend_schema(responses={200: SecretVersionSerializer(many=True)}, summary="The provider's secret versions (no values)")
+    def get(self, request, provider_id: str):
+        provider = self.get_provider()
+        rows = (
+            SecretVersion.objects.filter(provider_id=provider.pk, field=PRIMARY_FIELD)
+            .only("version", "created_at", "created_by_name", "action", "secret_id_hint", "is_current")
+            .order_by("-version")
+        )
+        return Response(SecretVersionSerializer(rows, many=True).data)
