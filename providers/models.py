@@ -102,9 +102,13 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.display_name or self.name
 
-    def save(self, *args, **kwargs):
+    def fill_defaults(self) -> None:
+        """Defaults that depend on other fields: `secret_policy` follows the kind (API.md)."""
         if not self.secret_policy:
             self.secret_policy = default_secret_policy(self.kind)
+
+    def save(self, *args, **kwargs):
+        self.fill_defaults()
         super().save(*args, **kwargs)
 
     @property

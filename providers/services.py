@@ -62,6 +62,7 @@ def create_provider(data: dict[str, Any], *, actor=None) -> Provider:
     provider = Provider(**data)
     apply_operator_status(provider, status=status, enabled=enabled)
     provider.status_reason = _stamp(actor)
+    provider.fill_defaults()
     provider.full_clean()
     provider.save(force_insert=True)
     record_event(

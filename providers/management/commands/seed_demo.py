@@ -72,5 +72,5 @@ class Command(BaseCommand):
         with transaction.atomic():
             for data in demo_providers(simulator):
                 services.create_provider(data)
-            set_secret(Provider.objects.get(pk="openai-demo"), DEMO_OPENAI_KEY, actor=None, secret_id_hint="simulator demo key")
+            set_secret(Provider.objects.get(pk="openai-demo"), DEMO_OPENAI_KEY, hint="simulator demo key")
         self.stdout.write(f"Demo providers created, pointing at the simulator on {simulator}")
