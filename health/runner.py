@@ -72,6 +72,28 @@ class RunResult:
         return self.checked - self.passed
 
 
+class UnknownProviders(ValueError):
+    def __init__(self, ids: list[str]):
+        super().__init__(", ".join(ids))
+        self.ids = ids
+
+
+def providers_to_check(*, include_disabled: bool = False, provider_ids: Iterable[str] | None = None) -> list[Provider]:
+    """What Run all checks probes: live providers (enabled ones unless `include_disabled`),
+    or only `provider_ids`; raises UnknownProviders naming ids that are unknown or archived."""
+    providers = Provider.objects.live().order_by("priority", "name")
+    if provider_ids is not None:
+        wanted = list(dict.fromkeys(provider_ids))
+        found = set(providers.filter(pk__in=wanted).values_list("pk", flat=True))
+        unknown = [pid for pid in wanted if pid not in found]
+        if unknown:
+            raise UnknownProviders(unknown)
+        providers = providers.filter(pk__in=wanted)
+    if not include_disabled:
+        providers = providers.filter(enabled=True)
+    return list(providers)
+
+
 def resolve_credential(provider: Provider) -> str | None:
     """The credential a probe sends, or None; raises `missing_secret` when one is required.
 

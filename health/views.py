@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from config.exceptions import Conflict
 from health import metrics
 from health.models import HealthCheck
-from health.runner import run_checks
+from health.runner import UnknownProviders, providers_to_check, run_checks
 from health.serializers import (
     CheckResultSerializer,
     TestAllRequestSerializer,
@@ -84,16 +84,13 @@ class ProviderTestAllView(HealthAPIView):
     def post(self, request: Request) -> Response:
         body = TestAllRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        wanted = body.validated_data["provider_ids"]
-        providers = Provider.objects.live().order_by("priority", "name")
-        if wanted is not None:
-            known = set(Provider.objects.live().filter(pk__in=wanted).values_list("pk", flat=True))
-            unknown = sorted(set(wanted) - known)
-            if unknown:
-                raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in unknown]})
-            providers = providers.filter(pk__in=wanted)
-        if not body.validated_data["include_disabled"]:
-            providers = providers.filter(enabled=True)
+        try:
+            providers = providers_to_check(
+                include_disabled=body.validated_data["include_disabled"],
+                provider_ids=body.validated_data["provider_ids"],
+            )
+        except UnknownProviders as exc:
+            raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in exc.ids]})
         result = run_checks(providers, actor=request.user)
         return Response(
             {

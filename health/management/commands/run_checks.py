@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from health.locking import LockHeld, scheduler_lock
 from health.models import HealthCheck
 from health.retention import purge_history
-from health.runner import ProbeOutcome, RunResult, run_checks
+from health.runner import ProbeOutcome, RunResult, UnknownProviders, providers_to_check, run_checks
 from providers.models import Provider
 
 EXIT_PASSED, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2
@@ -64,16 +64,10 @@ class Command(BaseCommand):
 
     # -- steps (small, so tests can call them) ---------------------------------------------
     def select(self, ids: list[str], include_disabled: bool) -> list[Provider]:
-        providers = Provider.objects.live().order_by("priority", "name")
-        if ids:
-            found = set(providers.filter(pk__in=ids).values_list("pk", flat=True))
-            missing = [pid for pid in dict.fromkeys(ids) if pid not in found]
-            if missing:
-                raise CommandError(f"Unknown provider: {', '.join(missing)}")
-            providers = providers.filter(pk__in=ids)
-        if not include_disabled:
-            providers = providers.filter(enabled=True)
-        return list(providers)
+        try:
+            return providers_to_check(include_disabled=include_disabled, provider_ids=ids or None)
+        except UnknownProviders as exc:
+            raise CommandError(f"Unknown provider: {exc}")
 
     def lease_for(self, providers: list[Provider], watch: float | None) -> timedelta:
         slowest = max((p.timeout_ms * (p.retries + 1) for p in providers), default=0)
