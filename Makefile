@@ -9,7 +9,7 @@ SIMULATOR_PORT ?= 8900
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test install install-dev browser migrate seed simulator bench clean
+.PHONY: run test install install-dev browser migrate seed bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ browser:
 ## Run the whole suite (pytest exits non-zero when it collects no test, so that cannot pass).
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Rewrite the screenshots under docs/screenshots/ from the browser tests.
+screenshots: install-dev browser
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py -q
 
 bench: install-dev
 	$(BIN)/python bench/bench_vault.py

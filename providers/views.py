@@ -6,6 +6,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
+from health.history import recent_checks
 from providers.chain import current_chain
 from providers.models import Provider
 
@@ -48,5 +49,7 @@ class ProviderDetailPage(ProviderPageMixin, TemplateView):
             health=provider_context.health_of(provider.id),
             intent=chain.routing_intent(provider.id, provider.models),
             show_metadata=self.request.user.has_perm("providers.change_provider"),
+            can_test=self.request.user.has_perm("providers.test_provider"),
+            history=recent_checks(provider.id),
         )
         return context

@@ -51,3 +51,53 @@ def test_wrong_password_stays_on_login_with_an_error(live_server, viewer_user):
     with browser_page() as page:
         sign_in(page, live_server.url, "victor", "wrong")
         assert page.locator("[role=alert]").inner_text().startswith("Your username and password")
+
+
+@pytest.fixture
+def simulator():
+    from health.simulator import Route, SimulatorServer
+
+    routes = [
+        Route("/ollama", "ollama", ["llama3.2:3b"]),
+        Route("/down/v1", "openai_compatible", ["gpt-4o-mini"], failures=("500",)),
+    ]
+    with SimulatorServer(routes) as server:
+        yield server
+
+
+def save_screenshot(page, name: str) -> None:
+    """Screenshots for the docs are rewritten only on request (`make screenshots`)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=f"docs/screenshots/{name}.png", full_page=True)
+
+
+def test_admin_tests_a_provider_and_runs_all_checks(live_server, admin_user, provider_factory, simulator):
+    provider_factory(id="ollama-local", display_name="Ollama (local)", kind="ollama",
+                     endpoint=simulator.url("/ollama"), default_model="llama3.2:3b", fallback_models=[],
+                     priority=10, retries=0, timeout_ms=2000)
+    provider_factory(id="cloud", display_name="Cloud", endpoint=simulator.url("/down/v1"),
+                     secret_policy="none", priority=20, retries=0, timeout_ms=2000)
+    with browser_page() as page:
+        sign_in(page, live_server.url, "alice", "pw-alice")
+        page.wait_for_selector("[data-testid=routing-chain]")
+        assert page.inner_text("[data-testid=role-badge]") == "admin"
+        assert "never checked" in page.inner_text("article[data-provider=ollama-local]")
+
+        page.click("[data-testid=test-ollama-local]")
+        page.wait_for_selector(".toast-success")
+        assert page.inner_text(".toast-success").startswith("ollama-local: pass in")
+        assert " ms" in page.inner_text("article[data-provider=ollama-local] .status")
+
+        page.click("[data-testid=run-all-checks]")
+        page.wait_for_selector(".toast-error")
+        toast = page.inner_text(".toast-error")
+        assert "Checked 2: 1 passed, 1 failed" in toast and "cloud: server_error" in toast
+        card = page.inner_text("article[data-provider=cloud]")
+        assert "degraded" in card and "server_error" in card
+        save_screenshot(page, "providers")
+
+        page.click("article[data-provider=cloud] h3 a")
+        page.wait_for_selector("[data-testid=history]")
+        rows = page.locator("[data-testid=history] tbody tr").all_inner_texts()
+        assert len(rows) == 1 and "server_error" in rows[0]
+        save_screenshot(page, "provider-detail")
