@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.urls")),
     path("", include("health.page_urls")),
+    path("", include("secrets_vault.page_urls")),
     path("", include("providers.urls")),
 ]

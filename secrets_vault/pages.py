@@ -1,0 +1,110 @@
+"""The Secret panel (spec §4.3): a page of its own, apart from the provider's settings.
+
+Admin only (the vault permission). The value field is write-only: never rendered back, not
+even after an error, and `sensitive_post_parameters` keeps it out of error reports.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.generic import TemplateView
+
+from providers.models import Provider, SecretPolicy
+from secrets_vault import services
+from secrets_vault.api import projection
+from secrets_vault.models import PRIMARY_FIELD, SecretAction, SecretVersion
+
+VAULT_PERMISSION = "secrets_vault.manage_secrets"
+DONE = {
+    SecretAction.SET: "Secret set",
+    SecretAction.ROTATE: "Secret rotated",
+    SecretAction.CLEAR: "Secret cleared",
+    SecretAction.RESTORE: "Secret restored",
+}
+
+
+class SecretForm(forms.Form):
+    action = forms.ChoiceField(choices=SecretAction.choices, widget=forms.RadioSelect)
+    value = forms.CharField(
+        required=False,
+        strip=False,  # the vault rejects surrounding whitespace rather than silently trimming it
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="For set and rotate. Never shown again.",
+    )
+    secret_id_hint = forms.CharField(
+        required=False, max_length=services.HINT_MAX_LENGTH, label="Label",
+        help_text="A name to recognise this secret by, e.g. prod-key-feb. Never the value.",
+    )
+    version = forms.IntegerField(required=False, min_value=1, help_text="For restore: the version to bring back.")
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action in (SecretAction.SET, SecretAction.ROTATE) and not data.get("value"):
+            self.add_error("value", f"Enter the new value to {action} the secret.")
+        if action == SecretAction.RESTORE and not data.get("version"):
+            self.add_error("version", "Pick the version to restore.")
+        return data
+
+
+@method_decorator(sensitive_post_parameters("value"), name="dispatch")
+class SecretPanelPage(LoginRequiredMixin, TemplateView):
+    template_name = "secrets_vault/panel.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.provider = get_object_or_404(Provider, pk=kwargs["provider_id"])
+        user = request.user
+        if not user.has_perm(VAULT_PERMISSION):
+            if not (user.has_perm("providers.view_provider") or user.has_perm("providers.view_provider", self.provider)):
+                raise Http404
+            raise PermissionDenied("Secrets are managed by admins only.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        provider = self.provider
+        context.update(
+            provider=provider,
+            secret=projection(provider),
+            no_secret=provider.secret_policy == SecretPolicy.NONE,
+            versions=SecretVersion.objects.filter(provider_id=provider.pk, field=PRIMARY_FIELD).order_by("-version"),
+        )
+        context.setdefault("form", SecretForm())
+        return context
+
+    @method_decorator(sensitive_variables("data"))
+    def post(self, request, provider_id: str):
+        form = SecretForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                row = services.apply_action(
+                    self.provider,
+                    data["action"],
+                    value=data.get("value") or None,
+                    hint=data.get("secret_id_hint") or None,
+                    version=data.get("version"),
+                    actor=request.user,
+                )
+            except services.SecretConflict as exc:
+                form.add_error(None, str(exc))
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"{DONE[row.action]} for {self.provider.name} (version {row.version}).")
+                return redirect("provider-detail", provider_id=self.provider.pk)
+        if "secret_id_hint" in form.errors:
+            # A rejected label may be the value pasted in the wrong box: never render it back.
+            form.data = form.data.copy()
+            form.data["secret_id_hint"] = ""
+        return self.render_to_response(self.get_context_data(form=form), status=400)
