@@ -125,6 +125,8 @@ def test_the_canary_secret_leaks_nowhere(
             ("get", "/api/schema/", None),
             ("get", "/", None),
             ("get", f"/providers/{pid}/", None),
+            ("get", f"/providers/{pid}/secret/", None),
+            ("get", "/account/", None),
             ("get", "/admin/secrets_vault/secretversion/", None),
             ("get", f"/admin/secrets_vault/secretversion/{version_pk}/change/", None),
             ("get", f"/admin/secrets_vault/secretversion/{version_pk}/history/", None),
