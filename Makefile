@@ -9,7 +9,7 @@ SIMULATOR_PORT ?= 8900
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test install install-dev browser migrate seed bench screenshots clean
+.PHONY: run test lint install install-dev browser migrate seed bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ test: install-dev browser
 ## Rewrite the screenshots under docs/screenshots/ from the browser tests.
 screenshots: install-dev browser
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py -q
+
+lint: install-dev
+	$(BIN)/ruff check .
 
 bench: install-dev
 	$(BIN)/python bench/bench_vault.py

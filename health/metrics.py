@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
@@ -205,7 +204,7 @@ def series_for(provider_id: str, now: datetime | None = None, minutes: int = SER
 
     Each bucket: {"start": datetime, "checks", "failures", "latency_ms_avg", "latency_ms_p95"}.
     """
-    now = (now or timezone.now()).astimezone(dt_timezone.utc)
+    now = (now or timezone.now()).astimezone(UTC)
     current = now.replace(second=0, microsecond=0)
     first = current - timedelta(minutes=minutes - 1)
     buckets = {
@@ -246,5 +245,5 @@ def series_for(provider_id: str, now: datetime | None = None, minutes: int = SER
 
 def _utc_minute(value: datetime) -> datetime:
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt_timezone.utc)
-    return value.astimezone(dt_timezone.utc).replace(second=0, microsecond=0)
+        value = timezone.make_aware(value, UTC)
+    return value.astimezone(UTC).replace(second=0, microsecond=0)

@@ -300,7 +300,7 @@ def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, 
     window = metrics.window_counts([p.pk for p in providers])
     final_status: dict[str, str] = {}
     lost_race: list[str] = []
-    for provider, outcome in zip(providers, outcomes):
+    for provider, outcome in zip(providers, outcomes, strict=True):
         total, passed = window.get(provider.pk, (0, 0))
         move = status.target_status(
             provider,

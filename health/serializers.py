@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.serializers import StrictFieldsMixin
 from health.models import HealthCheck
 
 
@@ -25,16 +26,8 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
     """A JSON object body whose unknown fields are rejected (API.md), not ignored."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class TestRequestSerializer(StrictSerializer):

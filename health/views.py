@@ -90,7 +90,7 @@ class ProviderTestAllView(HealthAPIView):
                 provider_ids=body.validated_data["provider_ids"],
             )
         except UnknownProviders as exc:
-            raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in exc.ids]})
+            raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in exc.ids]}) from None
         result = run_checks(providers, actor=request.user)
         return Response(
             {

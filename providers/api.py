@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from guardian.shortcuts import get_objects_for_user
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -124,7 +124,7 @@ class ProviderViewSet(
         try:
             provider = services.create_provider(data, actor=request.user)
         except IntegrityError:  # a concurrent create won the race
-            raise Conflict({"id": ["A provider with this id or name already exists."]})
+            raise Conflict({"id": ["A provider with this id or name already exists."]}) from None
         return self._respond(provider, status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -139,7 +139,7 @@ class ProviderViewSet(
         try:
             provider = services.update_provider(provider, changes, actor=request.user)
         except IntegrityError:
-            raise Conflict({"name": ["A provider with this name already exists."]})
+            raise Conflict({"name": ["A provider with this name already exists."]}) from None
         return self._respond(provider)
 
     def destroy(self, request, *args, **kwargs):

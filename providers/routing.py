@@ -6,9 +6,10 @@ health runner all call `compute_chain`, so the chain an operator sees is the one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 ACTIVE, STANDBY, SKIPPED = "active", "standby", "skipped"
 HEALTHY = ("active", "standby")
@@ -32,7 +33,7 @@ class RoutingInput:
     last_error_code: str | None = None
     last_checked_at: datetime | None = None
 
-    def with_changes(self, **changes: Any) -> "RoutingInput":
+    def with_changes(self, **changes: Any) -> RoutingInput:
         return replace(self, **changes)
 
 
@@ -62,7 +63,7 @@ class Chain:
     active_provider_id: str | None
     active_reason: str
     excluded: list[Excluded]
-    computed_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,11 +99,11 @@ class Chain:
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _hm(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%H:%M:%SZ") if moment else ""
+    return moment.astimezone(UTC).strftime("%H:%M:%SZ") if moment else ""
 
 
 def order_key(p: RoutingInput) -> tuple:
@@ -204,7 +205,7 @@ def compute_chain(providers: Iterable[RoutingInput], now: datetime | None = None
         active_provider_id=active.id if active else None,
         active_reason=active_reason,
         excluded=excluded,
-        computed_at=now or datetime.now(timezone.utc),
+        computed_at=now or datetime.now(UTC),
     )
 
 

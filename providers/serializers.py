@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.serializers import StrictFieldsMixin
 from providers import validators as v
 from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, default_secret_policy
 
@@ -29,25 +31,6 @@ MASK = "***"
 
 def iso(moment) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-class StrictFieldsMixin:
-    """Unknown or read-only fields in a request body are a 400, never silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            writable = {name for name, f in self.fields.items() if not f.read_only}
-            errors = {}
-            for key in data:
-                if key in writable:
-                    continue
-                if key in self.fields:
-                    errors[key] = ["This field is read-only."]
-                else:
-                    errors[key] = ["Unknown field."]
-            if errors:
-                raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 def chain_context(context: dict) -> dict:
@@ -165,8 +148,8 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         if "fallback_models" in attrs or "default_model" in attrs:
             try:
                 v.validate_fallback_models(fallbacks, default_model)
-            except Exception as exc:  # Django ValidationError → DRF field error
-                raise serializers.ValidationError({"fallback_models": list(getattr(exc, "messages", [str(exc)]))})
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"fallback_models": exc.messages}) from None
         status, enabled = attrs.get("status"), attrs.get("enabled")
         if status is not None and enabled is not None and (status == "disabled") == enabled:
             raise serializers.ValidationError(

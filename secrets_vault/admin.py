@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin import ReadOnlyModelAdmin
 from secrets_vault.models import SecretVersion
 
 METADATA_FIELDS = (
@@ -20,11 +21,11 @@ METADATA_FIELDS = (
 
 
 @admin.register(SecretVersion)
-class SecretVersionAdmin(admin.ModelAdmin):
+class SecretVersionAdmin(ReadOnlyModelAdmin):
     """Metadata only: the admin can neither reveal, add, edit nor delete a secret version.
 
     Key material and ciphertext are not among the fields, so no form, list or export shows
-    them; secret actions go through the API, where they are audited.
+    them; secret actions go through the API or the Secret panel, where they are audited.
     """
 
     list_display = ("provider", "field", "version", "action", "is_current", "kid", "secret_id_hint",
@@ -39,12 +40,3 @@ class SecretVersionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("wrapped_key", "key_nonce", "nonce", "ciphertext")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

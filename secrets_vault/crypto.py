@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -131,7 +131,7 @@ def parse_key_ring(spec: str, *, source: str = "VAULT_KEYS") -> KeyRing:
 
 def generate_key_entry(kid: str | None = None) -> str:
     """A new "kid:base64key" entry, for VAULT_KEYS or the development key file."""
-    kid = kid or "k" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    kid = kid or "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     if not KID_RE.match(kid):
         raise KeyRingError("A kid is 1 to 32 letters, digits, '.', '_' or '-'.")
     return f"{kid}:{base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode('ascii')}"

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.serializers import StrictFieldsMixin
 from secrets_vault.models import SecretAction
 from secrets_vault.services import HINT_MAX_LENGTH, VALUE_MAX_LENGTH
 
@@ -32,7 +33,7 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class SecretActionSerializer(serializers.Serializer):
+class SecretActionSerializer(StrictFieldsMixin, serializers.Serializer):
     """`{"action", "value", "secret_id_hint", "version"}`; which fields an action takes is enforced here."""
 
     action = serializers.ChoiceField(choices=SecretAction.choices)
@@ -47,14 +48,6 @@ class SecretActionSerializer(serializers.Serializer):
     )
     secret_id_hint = StrictStringField(required=False, allow_null=True, allow_blank=True, max_length=HINT_MAX_LENGTH)
     version = StrictIntegerField(required=False, allow_null=True, min_value=1)
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         action = attrs["action"]

@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent

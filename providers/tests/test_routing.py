@@ -1,10 +1,10 @@
 """One test per rule of the routing chain (ARCHITECTURE.md), on plain data."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from providers.routing import RoutingInput, compute_chain
 
-T = datetime(2026, 2, 18, 12, 1, 3, tzinfo=timezone.utc)
+T = datetime(2026, 2, 18, 12, 1, 3, tzinfo=UTC)
 
 
 def p(pid, priority=10, tier="active", status=None, **kw):

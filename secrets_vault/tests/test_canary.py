@@ -64,7 +64,7 @@ def drain(layer, channel: str) -> list:
         while True:
             try:
                 messages.append(await asyncio.wait_for(layer.receive(channel), timeout=0.2))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return messages
 
     return async_to_sync(receive_all)()
@@ -105,9 +105,9 @@ def test_the_canary_secret_leaks_nowhere(
         version_pk = row.pk
 
         requests = [
-            ("get", f"/api/providers", None),
-            ("get", f"/api/providers?secret=present", None),
-            ("get", f"/api/providers?search=canary", None),
+            ("get", "/api/providers", None),
+            ("get", "/api/providers?secret=present", None),
+            ("get", "/api/providers?search=canary", None),
             ("get", f"/api/providers/{pid}", None),
             ("patch", f"/api/providers/{pid}", {"priority": 5}),
             ("get", f"/api/providers/{pid}/secret/versions", None),

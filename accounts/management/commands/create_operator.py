@@ -39,12 +39,12 @@ class Command(BaseCommand):
                 try:
                     password_validation.validate_password(password, user)
                 except ValidationError as exc:
-                    raise CommandError("Password rejected: " + " ".join(exc.messages))
+                    raise CommandError("Password rejected: " + " ".join(exc.messages)) from None
                 user.set_password(password)
             try:
                 user.full_clean(exclude=["password"])
             except ValidationError as exc:
-                raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+                raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
             user.save()
             user.groups.add(Group.objects.get(name=role))
         self.stdout.write(f"Created {role} {username}" + ("" if password else " (token-only: no password)"))

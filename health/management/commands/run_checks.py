@@ -67,7 +67,7 @@ class Command(BaseCommand):
         try:
             return providers_to_check(include_disabled=include_disabled, provider_ids=ids or None)
         except UnknownProviders as exc:
-            raise CommandError(f"Unknown provider: {exc}")
+            raise CommandError(f"Unknown provider: {exc}") from None
 
     def lease_for(self, providers: list[Provider], watch: float | None) -> timedelta:
         slowest = max((p.timeout_ms * (p.retries + 1) for p in providers), default=0)
@@ -112,7 +112,7 @@ class Command(BaseCommand):
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         self.stdout.write("")
         for row in rows:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         summary = f"{result.checked} checked, {result.passed} passed, {result.failed} failed in {result.duration_ms} ms"
         self.stdout.write(self.style.ERROR(summary) if result.failed else self.style.SUCCESS(summary))
         for check in result.checks:
