@@ -84,3 +84,9 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(out))
     schema = out.read_text()
     assert "bearerAuth" in schema and "/api/routing-chain/preview" in schema
+
+
+def test_models_and_migrations_agree():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
