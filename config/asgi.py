@@ -11,4 +11,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from secrets_vault.crypto import get_key_ring  # noqa: E402
+
+# A server started straight on this module (daphne config.asgi:application) runs no system
+# checks, so the vault's own rule is applied here: no key ring, no site (with DEBUG on this
+# creates the development key file instead).
+get_key_ring()
+
 application = ProtocolTypeRouter({"http": django_asgi_app})

@@ -97,3 +97,18 @@ def test_runserver_refuses_to_start_without_keys_when_debug_is_off(tmp_path):
     assert "secrets_vault.E001" in result.stderr
     assert "VAULT_KEYS is not set" in result.stderr
     assert not (tmp_path / "vault.keys").exists()
+
+
+def test_the_asgi_application_refuses_to_load_without_keys_when_debug_is_off(tmp_path):
+    """What daphne imports: `daphne config.asgi:application` runs no system checks."""
+    environment = {
+        **os.environ, "DEBUG": "false", "SECRET_KEY": "x" * 50, "VAULT_KEYS": "",
+        "VAULT_KEY_FILE": str(tmp_path / "vault.keys"), "VAR_DIR": str(tmp_path),
+    }
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.asgi"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "VAULT_KEYS is not set" in result.stderr
+    assert not (tmp_path / "vault.keys").exists()
