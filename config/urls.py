@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api import ApiRootView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", ApiRootView.as_view(), name="api-root"),
     # Health and vault endpoints live under /api/providers/{id}/… but belong to their apps;
     # they come before the provider router so their paths win.
     path("api/", include("health.urls")),

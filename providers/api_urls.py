@@ -12,7 +12,7 @@ class NoSlashRouter(SimpleRouter):
 
 
 router = NoSlashRouter()
-router.register("providers", ProviderViewSet, basename="provider")
+router.register("providers", ProviderViewSet, basename="api-provider")
 
 urlpatterns = [
     path("routing-chain", RoutingChainView.as_view(), name="routing-chain"),

@@ -90,3 +90,13 @@ def test_models_and_migrations_agree():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_api_root_links_the_endpoints(client, viewer_user):
+    assert client.get("/api/").status_code in (401, 403)
+    client.force_login(viewer_user)
+    links = client.get("/api/", HTTP_ACCEPT="application/json").json()
+    assert links["providers"] == "http://testserver/api/providers"
+    assert links["routing-chain"] == "http://testserver/api/routing-chain"
+    assert links["events"] == "http://testserver/api/events"
+    assert client.get("/api/", HTTP_ACCEPT="text/html").status_code == HTTPStatus.OK
