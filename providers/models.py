@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -101,6 +102,13 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.name
+
+    def clean(self) -> None:
+        # Rules across fields, so the admin form and every service call enforce them too.
+        try:
+            v.validate_fallback_models(self.fallback_models, self.default_model)
+        except ValidationError as exc:
+            raise ValidationError({"fallback_models": exc.messages}) from None
 
     def fill_defaults(self) -> None:
         """Defaults that depend on other fields: `secret_policy` follows the kind (API.md)."""

@@ -100,3 +100,51 @@ def test_api_root_links_the_endpoints(client, viewer_user):
     assert links["routing-chain"] == "http://testserver/api/routing-chain"
     assert links["events"] == "http://testserver/api/events"
     assert client.get("/api/", HTTP_ACCEPT="text/html").status_code == HTTPStatus.OK
+
+
+def test_admin_edits_go_through_the_audited_service(client, admin_user, provider_factory):
+    from audit.models import AuditEvent
+    from providers.models import Provider
+
+    provider_factory(id="p1", priority=10)
+    client.force_login(admin_user)
+    form = client.get("/admin/providers/provider/p1/change/").context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(priority=33, fallback_models='["gpt-4o"]', capabilities="{}", metadata="{}", enabled="on")
+    response = client.post("/admin/providers/provider/p1/change/", data)
+    assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].form.errors
+    provider = Provider.objects.get(pk="p1")
+    assert (provider.priority, provider.version) == (33, 2)
+    event = AuditEvent.objects.get()
+    assert event.event == "provider.updated" and event.payload["changes"]["priority"] == {"before": 10, "after": 33}
+
+
+def test_admin_creates_a_provider_with_its_audit_row(client, admin_user):
+    from audit.models import AuditEvent
+    from providers.models import Provider
+
+    client.force_login(admin_user)
+    data = {
+        "id": "from-admin", "name": "from-admin", "display_name": "", "kind": "ollama",
+        "endpoint": "http://127.0.0.1:11434", "default_model": "llama3", "fallback_models": "[]",
+        "enabled": "on", "priority": 5, "capabilities": "{}", "secret_policy": "none", "retries": 1,
+        "timeout_ms": 5000, "tool_timeout_ms": 60000, "metadata": "{}",
+    }
+    response = client.post("/admin/providers/provider/add/", data)
+    assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].form.errors
+    assert Provider.objects.get(pk="from-admin").status == "active"
+    assert list(AuditEvent.objects.values_list("event", flat=True)) == ["provider.created"]
+
+
+def test_admin_shows_cross_field_errors_inline(client, admin_user, provider_factory):
+    from providers.models import Provider
+
+    provider_factory(id="p1", default_model="a", fallback_models=["b"])
+    client.force_login(admin_user)
+    form = client.get("/admin/providers/provider/p1/change/").context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(fallback_models='["a"]', capabilities="{}", metadata="{}", enabled="on")
+    response = client.post("/admin/providers/provider/p1/change/", data)
+    assert response.status_code == HTTPStatus.OK
+    assert "already the default model" in str(response.context["adminform"].form.errors)
+    assert Provider.objects.get(pk="p1").fallback_models == ["b"]
