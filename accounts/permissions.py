@@ -25,12 +25,16 @@ def model_permission(model, action: str) -> str:
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
 
+def method_permission(model, method: str) -> str:
+    """`view_*` for safe methods, `add_*` / `change_*` / `delete_*` for unsafe ones."""
+    return model_permission(model, METHOD_ACTIONS.get(method, "change"))
+
+
 def required_permission(request, view) -> str:
     custom = getattr(view, "required_permission", None)
     if custom is not None:
         return custom(request)
-    model = view.get_queryset().model
-    return model_permission(model, METHOD_ACTIONS.get(request.method, "change"))
+    return method_permission(view.get_queryset().model, request.method)
 
 
 def view_permission_for(obj) -> str:

@@ -8,15 +8,16 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from guardian.shortcuts import get_objects_for_user
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.permissions import method_permission
 from config.exceptions import Conflict, PreconditionFailed
 from providers import services
+from providers.access import metadata_masker
 from providers.chain import ProviderContext, current_chain, routing_input
 from providers.filters import ProviderFilter
 from providers.models import Provider
@@ -24,29 +25,6 @@ from providers.routing import compute_chain
 from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def metadata_masker(user):
-    """Metadata values are for those who may change the provider; viewers see keys only.
-
-    Returns `masked(provider) -> bool`. Object permissions are fetched once, on first use,
-    for all providers, so a list does not ask guardian once per row.
-    """
-    if user.has_perm("providers.change_provider"):
-        return lambda provider: False
-    delegated: set[str] | None = None
-
-    def masked(provider: Provider) -> bool:
-        nonlocal delegated
-        if delegated is None:
-            delegated = set(
-                get_objects_for_user(
-                    user, "providers.change_provider", klass=Provider, accept_global_perms=False
-                ).values_list("id", flat=True)
-            )
-        return provider.id not in delegated
-
-    return masked
 
 
 def etag_matches(header: str, version: int) -> bool:
@@ -68,15 +46,10 @@ class ProviderViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def required_permission(self, request: Request) -> str:
+        # Restoring is a change (a POST that adds nothing); DELETE archives, under delete_provider.
         if self.action == "restore":
             return "providers.change_provider"
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return "providers.view_provider"
-        return {
-            "POST": "providers.add_provider",
-            "PATCH": "providers.change_provider",
-            "DELETE": "providers.delete_provider",
-        }[request.method]
+        return method_permission(Provider, request.method)
 
     def filter_queryset(self, queryset):
         # Filters (and hiding archived providers) are for the list; an archived provider stays

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
 from health.history import recent_checks
+from providers.access import metadata_masker
 from providers.chain import current_chain
 from providers.models import Provider
 
@@ -48,7 +49,7 @@ class ProviderDetailPage(ProviderPageMixin, TemplateView):
             secret=provider_context.secret(provider.id),
             health=provider_context.health_of(provider.id),
             intent=chain.routing_intent(provider.id, provider.models),
-            show_metadata=self.request.user.has_perm("providers.change_provider"),
+            show_metadata=not metadata_masker(self.request.user)(provider),
             can_test=self.request.user.has_perm("providers.test_provider"),
             history=recent_checks(provider.id),
         )
