@@ -8,6 +8,8 @@ permission on the object is checked. Objects the user may not even view are 404,
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, permissions
 
 METHOD_ACTIONS = {
@@ -52,6 +54,29 @@ def has_object_grant(user, perm: str, obj) -> bool:
     return user.has_perm(perm, obj)
 
 
+ALLOW, FORBID, HIDE = "allow", "forbid", "hide"
+
+
+def object_access(user, perm: str, obj) -> str:
+    """ALLOW with a global permission or an object grant; otherwise HIDE (404) when the user may
+    not even view `obj`, else FORBID (403). The one rule for the API and the pages."""
+    if user.has_perm(perm) or has_object_grant(user, perm, obj):
+        return ALLOW
+    view_perm = view_permission_for(obj)
+    if not (user.has_perm(view_perm) or has_object_grant(user, view_perm, obj)):
+        return HIDE
+    return FORBID
+
+
+def require_page_permission(user, perm: str, obj) -> None:
+    """`object_access` for a page view: raises Http404 or PermissionDenied."""
+    access = object_access(user, perm, obj)
+    if access == HIDE:
+        raise Http404
+    if access == FORBID:
+        raise PermissionDenied
+
+
 class RolePermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -65,11 +90,7 @@ class RolePermission(permissions.BasePermission):
         return bool(lookup and lookup in view.kwargs)
 
     def has_object_permission(self, request, view, obj) -> bool:
-        user = request.user
-        perm = required_permission(request, view)
-        if user.has_perm(perm) or has_object_grant(user, perm, obj):
-            return True
-        view_perm = view_permission_for(obj)
-        if not (user.has_perm(view_perm) or has_object_grant(user, view_perm, obj)):
+        access = object_access(request.user, required_permission(request, view), obj)
+        if access == HIDE:
             raise exceptions.NotFound()
-        return False
+        return access == ALLOW

@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from accounts.permissions import require_page_permission
 from health.runner import providers_to_check, run_checks
 from providers.models import Provider
 
@@ -38,10 +39,7 @@ class TestProviderPage(LoginRequiredMixin, View):
     def post(self, request, provider_id: str):
         provider = get_object_or_404(Provider, pk=provider_id)
         user = request.user
-        if not (user.has_perm(TEST_PERMISSION) or user.has_perm(TEST_PERMISSION, provider)):
-            if not (user.has_perm("providers.view_provider") or user.has_perm("providers.view_provider", provider)):
-                raise Http404
-            raise PermissionDenied("Testing a provider needs the admin role.")
+        require_page_permission(user, TEST_PERMISSION, provider)
         back = _back(request, reverse("provider-detail", args=[provider.pk]))
         if provider.is_archived:
             messages.error(request, f"{provider.name} is archived; restore it before testing it.")

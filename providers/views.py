@@ -6,18 +6,15 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
+from accounts.permissions import ALLOW, object_access, require_page_permission
 from health.history import recent_checks
 from providers.access import metadata_masker
 from providers.chain import current_chain
 from providers.models import Provider
 
 
-class ProviderPageMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class ProviderListPage(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     permission_required = "providers.view_provider"
-
-
-
-class ProviderListPage(ProviderPageMixin, TemplateView):
     template_name = "providers/list.html"
 
     def get_context_data(self, **kwargs):
@@ -37,20 +34,24 @@ class ProviderListPage(ProviderPageMixin, TemplateView):
         return context
 
 
-class ProviderDetailPage(ProviderPageMixin, TemplateView):
+class ProviderDetailPage(LoginRequiredMixin, TemplateView):
+    """Readable with the global view permission or a delegated object permission (as the API)."""
+
     template_name = "providers/detail.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        chain, providers, provider_context = current_chain()
+        user = self.request.user
         provider = get_object_or_404(Provider, pk=self.kwargs["provider_id"])
+        require_page_permission(user, "providers.view_provider", provider)
+        chain, _, provider_context = current_chain()
         context.update(
             provider=provider,
             secret=provider_context.secret(provider.id),
             health=provider_context.health_of(provider.id),
             intent=chain.routing_intent(provider.id, provider.models),
-            show_metadata=not metadata_masker(self.request.user)(provider),
-            can_test=self.request.user.has_perm("providers.test_provider"),
+            show_metadata=not metadata_masker(user)(provider),
+            can_test=object_access(user, "providers.test_provider", provider) == ALLOW,
             history=recent_checks(provider.id),
         )
         return context

@@ -9,13 +9,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.generic import TemplateView
 
+from accounts.permissions import require_page_permission
 from providers.models import Provider, SecretPolicy
 from secrets_vault import services
 from secrets_vault.api import projection
@@ -62,11 +62,7 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.provider = get_object_or_404(Provider, pk=kwargs["provider_id"])
-        user = request.user
-        if not user.has_perm(VAULT_PERMISSION):
-            if not (user.has_perm("providers.view_provider") or user.has_perm("providers.view_provider", self.provider)):
-                raise Http404
-            raise PermissionDenied("Secrets are managed by admins only.")
+        require_page_permission(request.user, VAULT_PERMISSION, self.provider)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

@@ -148,3 +148,18 @@ def test_admin_shows_cross_field_errors_inline(client, admin_user, provider_fact
     assert response.status_code == HTTPStatus.OK
     assert "already the default model" in str(response.context["adminform"].form.errors)
     assert Provider.objects.get(pk="p1").fallback_models == ["b"]
+
+
+def test_a_delegated_provider_page_is_readable_and_others_are_404(client, outsider_user, provider_factory):
+    from guardian.shortcuts import assign_perm
+
+    mine = provider_factory(id="mine", metadata={"team": "ml"})
+    provider_factory(id="theirs")
+    assign_perm("providers.view_provider", outsider_user, mine)
+    client.force_login(outsider_user)
+    page = client.get("/providers/mine/")
+    assert page.status_code == HTTPStatus.OK and "***" in page.content.decode()
+    assert client.get("/providers/theirs/").status_code == HTTPStatus.NOT_FOUND
+    assert client.post("/providers/mine/test/").status_code == HTTPStatus.FORBIDDEN
+    assert client.get("/providers/mine/secret/").status_code == HTTPStatus.FORBIDDEN
+    assert client.get("/providers/theirs/secret/").status_code == HTTPStatus.NOT_FOUND
