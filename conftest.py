@@ -6,6 +6,8 @@ signed-in user with no role at all.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -23,6 +25,11 @@ def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.VAULT_KEYS = TEST_VAULT_KEYS
     settings.VAULT_KEY_FILE = tmp_path / "vault.keys"
+    # A cache namespace of its own per test (throttle counters, credential generations), on
+    # the local-memory cache and on Redis alike, without flushing anything.
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 def make_user(username: str, role: str | None):

@@ -150,6 +150,12 @@ REST_FRAMEWORK = {
     ],
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    # Scoped throttles on the endpoints that cost more than a read: probes reach out to
+    # providers, secret actions write the vault. Over the rate: 429 with Retry-After.
+    "DEFAULT_THROTTLE_RATES": {
+        "probes": env.str("THROTTLE_PROBES", default="60/min"),
+        "secrets": env.str("THROTTLE_SECRETS", default="60/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from config.exceptions import Conflict
@@ -53,6 +54,8 @@ class ProviderHealthAPIView(HealthAPIView):
 
 class ProviderTestView(ProviderHealthAPIView):
     permission_name = TEST_PERMISSION
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "probes"
 
     @extend_schema(request=TestRequestSerializer, responses=CheckResultSerializer)
     def post(self, request: Request, provider_id: str) -> Response:
@@ -67,6 +70,8 @@ class ProviderTestView(ProviderHealthAPIView):
 
 class ProviderTestAllView(HealthAPIView):
     permission_name = TEST_PERMISSION
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "probes"
 
     @extend_schema(
         request=TestAllRequestSerializer,

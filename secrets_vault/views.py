@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.permissions import RolePermission
 from config.exceptions import Conflict
@@ -49,6 +50,8 @@ class VaultView(GenericAPIView):
 @method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class SecretActionView(VaultView):
     serializer_class = SecretActionSerializer
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "secrets"
 
     @extend_schema(
         request=SecretActionSerializer,
