@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import django_filters
 from rest_framework import generics, serializers
-from rest_framework.response import Response
 
 from audit.events import serialize_event
 from audit.models import AuditEvent
+from config.api import NoStoreMixin
 
 
 def sees_payloads(user) -> bool:
@@ -43,7 +43,7 @@ class EventSerializer(serializers.Serializer):
         return serialize_event(instance, masked=self.context.get("masked", True))
 
 
-class EventListView(generics.ListAPIView):
+class EventListView(NoStoreMixin, generics.ListAPIView):
     queryset = AuditEvent.objects.order_by("-id")
     serializer_class = EventSerializer
     filterset_class = EventFilter
@@ -52,8 +52,3 @@ class EventListView(generics.ListAPIView):
         context = super().get_serializer_context()
         context["masked"] = not sees_payloads(self.request.user)
         return context
-
-    def list(self, request, *args, **kwargs) -> Response:
-        response = super().list(request, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        return response

@@ -30,3 +30,13 @@ class ApiRootView(APIView):
                 "docs": link("api-docs"),
             }
         )
+
+
+class NoStoreMixin:
+    """`Cache-Control: no-store` on every response of the view, errors included: provider,
+    vault and audit data must not sit in a browser's or a proxy's cache (spec §7)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response

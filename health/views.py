@@ -12,6 +12,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.api import NoStoreMixin
 from config.exceptions import Conflict
 from health import metrics
 from health.models import HealthCheck
@@ -31,16 +32,11 @@ TEST_PERMISSION = "providers.test_provider"
 READ_PERMISSION = "providers.view_provider"
 
 
-class HealthAPIView(APIView):
+class HealthAPIView(NoStoreMixin, APIView):
     permission_name = READ_PERMISSION
 
     def required_permission(self, request: Request) -> str:
         return self.permission_name
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class ProviderHealthAPIView(HealthAPIView):

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import method_permission
+from config.api import NoStoreMixin
 from config.exceptions import Conflict, PreconditionFailed
 from providers import services
 from providers.access import metadata_masker
@@ -24,8 +25,6 @@ from providers.models import Provider
 from providers.routing import compute_chain
 from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
 
-NO_STORE = {"Cache-Control": "no-store"}
-
 
 def etag_matches(header: str, version: int) -> bool:
     candidates = [c.strip() for c in header.split(",")]
@@ -33,6 +32,7 @@ def etag_matches(header: str, version: int) -> bool:
 
 
 class ProviderViewSet(
+    NoStoreMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -66,11 +66,6 @@ class ProviderViewSet(
             mask_metadata=metadata_masker(user),
         )
         return context
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        return response
 
     def _respond(self, provider: Provider, code: int = status.HTTP_200_OK) -> Response:
         data = self.get_serializer(provider).data
@@ -128,7 +123,7 @@ class ProviderViewSet(
         return self._respond(services.restore_provider(provider, actor=request.user))
 
 
-class RoutingChainView(generics.GenericAPIView):
+class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
     queryset = Provider.objects.all()
 
     def required_permission(self, request: Request) -> str:
@@ -137,10 +132,10 @@ class RoutingChainView(generics.GenericAPIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
         chain, _, _ = current_chain()
-        return Response(chain.to_dict(), headers=NO_STORE)
+        return Response(chain.to_dict())
 
 
-class RoutingPreviewView(generics.GenericAPIView):
+class RoutingPreviewView(NoStoreMixin, generics.GenericAPIView):
     """The chain as it would be after a change, computed by the same engine; saves nothing."""
 
     queryset = Provider.objects.all()
@@ -182,7 +177,7 @@ class RoutingPreviewView(generics.GenericAPIView):
         preview = compute_chain(inputs.values())
         data = preview.to_dict()
         data["changed"] = preview.signature() != chain.signature()
-        return Response(data, headers=NO_STORE)
+        return Response(data)
 
     @staticmethod
     def _validate_nested(serializer, key: str) -> None:

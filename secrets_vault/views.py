@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.permissions import RolePermission
+from config.api import NoStoreMixin
 from config.exceptions import Conflict
 from providers.models import Provider
 from secrets_vault import services
@@ -26,7 +27,7 @@ from secrets_vault.serializers import SecretActionSerializer, SecretProjectionSe
 VAULT_PERMISSION = "secrets_vault.manage_secrets"
 
 
-class VaultView(GenericAPIView):
+class VaultView(NoStoreMixin, GenericAPIView):
     permission_classes = [RolePermission]
     queryset = Provider.objects.all()
     lookup_url_kwarg = "provider_id"
@@ -42,8 +43,7 @@ class VaultView(GenericAPIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        response["Pragma"] = "no-cache"
+        response["Pragma"] = "no-cache"  # for HTTP/1.0 caches in front of the vault
         return response
 
 

@@ -50,6 +50,7 @@ def test_endpoint_answers_by_role(clients, provider_factory, method, path, body,
     provider_factory(id="p1", endpoint=ENDPOINT, timeout_ms=500, retries=0)
     response = getattr(clients[role], method)(path, body, format="json")
     assert response.status_code == expected, response.content[:300]
+    assert response["Cache-Control"] == "no-store"  # errors included
     if expected == 401:
         assert response.has_header("WWW-Authenticate")
 
