@@ -45,7 +45,7 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
-	@$(CHROMIUM) --version
+	@$(CHROMIUM) --version 2>/dev/null  # the Debian wrapper script warns on stderr about its own memory check
 
 ## Run the whole suite (pytest exits non-zero when it collects no test, so that cannot pass).
 test: install-dev browser
