@@ -50,17 +50,23 @@ def record_event(
 
 def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
     """The event row of API.md; `masked` replaces every payload value with "***"."""
-    return {
+    event = {
         "id": row.id,
         "event": row.event,
         "provider_id": row.provider_id or None,
         "actor": row.actor_name,
         "summary": row.summary,
-        "payload": mask_payload(row.payload) if masked else row.payload,
-        "masked": masked,
+        "payload": row.payload,
+        "masked": False,
         "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "request_id": row.request_id or None,
     }
+    return masked_event(event) if masked else event
+
+
+def masked_event(event: dict[str, Any]) -> dict[str, Any]:
+    """What a viewer sees of an event row: the summary in clear, payload values masked."""
+    return {**event, "payload": mask_payload(event["payload"]), "masked": True}
 
 
 def mask_payload(payload: Any) -> Any:

@@ -1,4 +1,4 @@
-"""ASGI entry point served by daphne: HTTP through Django, websockets through Channels."""
+"""ASGI entry point served by daphne: HTTP through Django, the event websocket through Channels."""
 
 import os
 
@@ -9,8 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from audit.routing import websocket_urlpatterns  # noqa: E402
 from secrets_vault.crypto import get_key_ring  # noqa: E402
 
 # A server started straight on this module (daphne config.asgi:application) runs no system
@@ -18,4 +21,10 @@ from secrets_vault.crypto import get_key_ring  # noqa: E402
 # creates the development key file instead).
 get_key_ring()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Same origin only (ALLOWED_HOSTS), then the session's user, then the route.
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
