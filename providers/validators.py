@@ -104,9 +104,3 @@ def validate_metadata(value: Any) -> None:
                 f"'{key}': metadata values are strings, numbers, booleans, null or lists of those.",
                 code="not_flat",
             )
-
-
-def range_message(low: int, high: int) -> str:
-    return f"Must be between {low} and {high}."
-
-
