@@ -6,4 +6,4 @@ from health.models import HealthCheck
 
 
 def recent_checks(provider_id: str, limit: int = 20) -> list[HealthCheck]:
-    return list(HealthCheck.objects.for_provider(provider_id).order_by("-checked_at", "-id")[:limit])
+    return list(HealthCheck.objects.for_provider(provider_id).newest_first()[:limit])

@@ -127,7 +127,7 @@ def for_providers(provider_ids: Iterable[str], now: datetime | None = None) -> d
     result = {pid: dict(EMPTY_HEALTH) for pid in ids}
 
     # Query 1: the latest check of each provider (one correlated subquery, not one per id).
-    latest = HealthCheck.objects.filter(provider_id=OuterRef("pk")).order_by("-checked_at", "-id").values("id")[:1]
+    latest = HealthCheck.objects.filter(provider_id=OuterRef("pk")).newest_first().values("id")[:1]
     last_rows = Provider.objects.filter(pk__in=ids).order_by().annotate(last_id=Subquery(latest)).values("last_id")
     for row in HealthCheck.objects.filter(id__in=last_rows).order_by().values(
         "provider_id", "latency_ms", "checked_at", "error_code", "error_message"
@@ -179,7 +179,7 @@ def annotate_for_list(queryset: QuerySet, now: datetime | None = None) -> QueryS
     """Annotate providers for ordering and filtering the list in SQL (subqueries, no extra query)."""
     now = now or timezone.now()
     checks = HealthCheck.objects.filter(provider_id=OuterRef("pk")).order_by()
-    last_checked = checks.order_by("-checked_at", "-id").values("checked_at")[:1]
+    last_checked = checks.newest_first().values("checked_at")[:1]
     avg_latency = (
         checks.filter(ok=True, checked_at__gte=now - WINDOW, checked_at__lte=now)
         .values("provider_id")

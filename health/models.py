@@ -18,6 +18,10 @@ class HealthCheckQuerySet(models.QuerySet):
     def for_provider(self, provider_id: str) -> HealthCheckQuerySet:
         return self.filter(provider_id=provider_id)
 
+    def newest_first(self) -> HealthCheckQuerySet:
+        # The id breaks ties between checks of the same instant, in the order they were written.
+        return self.order_by("-checked_at", "-id")
+
 
 class HealthCheck(models.Model):
     provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="health_checks")

@@ -108,7 +108,7 @@ class ProviderHistoryView(ProviderHealthAPIView):
     @extend_schema(responses=CheckResultSerializer(many=True))
     def get(self, request: Request, provider_id: str) -> Response:
         provider = self.get_provider()
-        checks = HealthCheck.objects.filter(provider_id=provider.pk).order_by("-checked_at", "-id")
+        checks = HealthCheck.objects.for_provider(provider.pk).newest_first()
         paginator = api_settings.DEFAULT_PAGINATION_CLASS()
         page = paginator.paginate_queryset(checks, request, view=self)
         return paginator.get_paginated_response(CheckResultSerializer(page, many=True).data)

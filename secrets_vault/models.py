@@ -47,6 +47,10 @@ class SecretVersionQuerySet(models.QuerySet):
     def current(self):
         return self.filter(is_current=True)
 
+    def history(self, provider_id: str, field: str):
+        """Every version of one provider's secret field, newest first."""
+        return self.filter(provider_id=provider_id, field=field).order_by("-version")
+
     def with_value(self):
         """Rows that still hold a value (not a clear, not purged)."""
         return self.filter(action__in=VALUE_ACTIONS, ciphertext__isnull=False)

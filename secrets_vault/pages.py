@@ -72,7 +72,7 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
             provider=provider,
             secret=projection(provider),
             no_secret=provider.secret_policy == SecretPolicy.NONE,
-            versions=SecretVersion.objects.filter(provider_id=provider.pk, field=PRIMARY_FIELD).order_by("-version"),
+            versions=SecretVersion.objects.history(provider.pk, PRIMARY_FIELD),
         )
         context.setdefault("form", SecretForm())
         return context

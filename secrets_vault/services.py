@@ -71,7 +71,7 @@ def _lock_current(provider: Provider, field: str) -> SecretVersion | None:
 
 
 def _next_version(provider: Provider, field: str) -> int:
-    last = SecretVersion.objects.filter(provider_id=provider.pk, field=field).order_by("-version").first()
+    last = SecretVersion.objects.history(provider.pk, field).first()
     return (last.version if last else 0) + 1
 
 

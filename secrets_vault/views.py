@@ -98,8 +98,7 @@ class SecretVersionListView(VaultView):
     def get(self, request, provider_id: str):
         provider = self.get_provider()
         rows = (
-            SecretVersion.objects.filter(provider_id=provider.pk, field=PRIMARY_FIELD)
+            SecretVersion.objects.history(provider.pk, PRIMARY_FIELD)
             .only("version", "created_at", "created_by_name", "action", "secret_id_hint", "is_current")
-            .order_by("-version")
         )
         return Response(SecretVersionSerializer(rows, many=True).data)
