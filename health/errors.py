@@ -20,6 +20,7 @@ class ErrorCode(models.TextChoices):
     SERVER_ERROR = "server_error"
     MISSING_SECRET = "missing_secret"
     BLOCKED_ENDPOINT = "blocked_endpoint"
+    TLS_ERROR = "tls_error", "TLS Error"
 
 
 # Failures that mean "nothing answered": the provider becomes `unreachable`; every other
@@ -76,7 +77,6 @@ UNREACHABLE_REASONS = {
     "dns": "its host name does not resolve",
     "refused": "the connection was refused",
     "reset": "the connection was closed before an answer arrived",
-    "tls": "the TLS handshake failed",
     "other": "the connection failed",
 }
 
@@ -87,6 +87,47 @@ def unreachable(target: str, reason: str) -> ProbeFailure:
         ErrorCode.UNREACHABLE,
         f"Could not reach {target}: {why}. Check the endpoint URL and that the server is running "
         "and reachable from this site.",
+    )
+
+
+# What went wrong in a TLS connection, and what the operator does about it.
+TLS_PROBLEMS = {
+    "untrusted": (
+        "its certificate is not signed by a certificate authority this site trusts",
+        "If the server uses an internal or self-signed CA, put that CA's certificate in a PEM "
+        "file and name it in PROBE_CA_BUNDLE.",
+    ),
+    "hostname": (
+        "its certificate is not valid for the host name in the endpoint",
+        "Fix the endpoint's host name to one the certificate is issued for, or have the "
+        "certificate reissued for this name.",
+    ),
+    "expired": (
+        "its certificate has expired or is not valid yet",
+        "Renew the server's certificate (and check this site's clock).",
+    ),
+    "certificate": (
+        "its certificate could not be verified",
+        "Trust the server's CA with PROBE_CA_BUNDLE, fix the endpoint's host name, or renew the "
+        "certificate.",
+    ),
+    "handshake": (
+        "the TLS handshake failed",
+        "Check that the endpoint's port speaks HTTPS; then trust the server's CA with "
+        "PROBE_CA_BUNDLE, fix the endpoint's host name, or renew the certificate.",
+    ),
+    "ca_bundle": (
+        "the CA bundle named by PROBE_CA_BUNDLE cannot be read",
+        "Point PROBE_CA_BUNDLE at a readable PEM file, or unset it to use the default bundle.",
+    ),
+}
+
+
+def tls_error(target: str, problem: str) -> ProbeFailure:
+    why, what_to_do = TLS_PROBLEMS.get(problem, TLS_PROBLEMS["handshake"])
+    return ProbeFailure(
+        ErrorCode.TLS_ERROR,
+        f"The secure connection to {target} failed: {why}; no request was sent. {what_to_do}",
     )
 
 
