@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from audit.middleware import current_request_id
+from audit.middleware import current_client_request_id, current_request_id
 from audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def record_event(
         actor_name=user.get_username() if user is not None else (actor if isinstance(actor, str) else "system"),
         request_id=request_id or current_request_id() or "",
         summary=summary[:500],
+        client_request_id=current_client_request_id() or "",
         payload=payload or {},
     )
     transaction.on_commit(lambda: publish(row))
@@ -61,6 +62,7 @@ def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
         "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "request_id": row.request_id or None,
     }
+        "client_request_id": row.client_request_id or None,
     return masked_event(event) if masked else event
 
 

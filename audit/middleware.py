@@ -1,4 +1,9 @@
-"""Gives each request an id, kept for the audit rows it writes and echoed in `X-Request-ID`."""
+"""Gives each request an id, kept for the audit rows it writes and echoed in `X-Request-ID`.
+
+The id is always generated here: a client could otherwise pick the id of someone else's
+request and make audit rows look related. A well-formed `X-Request-ID` sent by the client is
+kept beside it, as `client_request_id`, for the client's own correlation.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,18 @@ import re
 import uuid
 
 _current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_current_client_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_request_id", default=None
+)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def current_request_id() -> str | None:
     return _current_request_id.get()
+
+
+def current_client_request_id() -> str | None:
+    return _current_client_request_id.get()
 
 
 class RequestIdMiddleware:
@@ -20,12 +32,14 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
+        request.request_id = request_id = uuid.uuid4().hex
+        request.client_request_id = client_id = incoming if _SAFE_ID.match(incoming) else None
         token = _current_request_id.set(request_id)
+        client_token = _current_client_request_id.set(client_id)
         try:
             response = self.get_response(request)
         finally:
+            _current_client_request_id.reset(client_token)
             _current_request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response

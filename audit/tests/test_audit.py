@@ -66,7 +66,10 @@ def test_events_api_masks_payload_values_for_viewers(admin_client, viewer_client
     )
     admin_row = admin_client.get("/api/events").json()["results"][0]
     viewer_row = viewer_client.get("/api/events").json()["results"][0]
-    assert set(admin_row) == {"id", "event", "provider_id", "actor", "summary", "payload", "masked", "created_at", "request_id"}
+    assert set(admin_row) == {
+        "id", "event", "provider_id", "actor", "summary", "payload", "masked", "created_at", "request_id",
+        "client_request_id",
+    }
     assert admin_row["payload"] == {"changes": {"priority": {"before": 1, "after": 2}}}
     assert admin_row["masked"] is False
     assert viewer_row["payload"] == {"changes": {"priority": {"before": "***", "after": "***"}}}
@@ -89,8 +92,23 @@ def test_events_api_filters_and_orders_newest_first(viewer_client):
     assert viewer_client.get("/api/events?event=provider.exploded").status_code == 400
 
 
-def test_request_id_is_kept_and_echoed(admin_client, provider_factory):
+def test_request_id_is_the_servers_and_the_clients_is_kept_apart(admin_client, provider_factory):
     provider_factory(id="p1")
     response = admin_client.patch("/api/providers/p1", {"priority": 3}, format="json", HTTP_X_REQUEST_ID="req-123")
-    assert response["X-Request-ID"] == "req-123"
-    assert AuditEvent.objects.get().request_id == "req-123"
+    server_id = response["X-Request-ID"]
+    assert server_id != "req-123" and len(server_id) == 32 and int(server_id, 16) >= 0
+    row = AuditEvent.objects.get()
+    assert (row.request_id, row.client_request_id) == (server_id, "req-123")
+    event = admin_client.get("/api/events").json()["results"][0]
+    assert (event["request_id"], event["client_request_id"]) == (server_id, "req-123")
+
+
+def test_a_client_cannot_reuse_another_requests_id(admin_client, provider_factory):
+    provider_factory(id="p1")
+    first = admin_client.patch("/api/providers/p1", {"priority": 3}, format="json")["X-Request-ID"]
+    admin_client.patch("/api/providers/p1", {"priority": 4}, format="json", HTTP_X_REQUEST_ID=first)
+    ids = list(AuditEvent.objects.order_by("id").values_list("request_id", "client_request_id"))
+    assert ids[0] == (first, "") and ids[1][0] != first and ids[1][1] == first
+    # An id that is not a plain token is not kept at all.
+    admin_client.patch("/api/providers/p1", {"priority": 5}, format="json", HTTP_X_REQUEST_ID="<script>")
+    assert AuditEvent.objects.order_by("-id").first().client_request_id == ""

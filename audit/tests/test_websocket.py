@@ -49,7 +49,10 @@ def test_admin_gets_hello_then_committed_events_in_order(admin_user):
         assert [one["event"]["summary"], two["event"]["summary"]] == ["first", "second"]
         assert one["event"]["payload"] == {"changes": {"priority": {"before": 1, "after": 2}}}
         assert one["event"]["masked"] is False
-        assert set(one["event"]) == {"id", "event", "provider_id", "actor", "summary", "payload", "masked", "created_at", "request_id"}
+        assert set(one["event"]) == {
+            "id", "event", "provider_id", "actor", "summary", "payload", "masked", "created_at", "request_id",
+            "client_request_id",
+        }
         await ws.disconnect()
 
     async_to_sync(scenario)()
