@@ -41,8 +41,8 @@ def record_event(
         actor=user,
         actor_name=user.get_username() if user is not None else (actor if isinstance(actor, str) else "system"),
         request_id=request_id or current_request_id() or "",
-        summary=summary[:500],
         client_request_id=current_client_request_id() or "",
+        summary=summary[:500],
         payload=payload or {},
     )
     transaction.on_commit(lambda: publish(row))
@@ -61,8 +61,8 @@ def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
         "masked": False,
         "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "request_id": row.request_id or None,
-    }
         "client_request_id": row.client_request_id or None,
+    }
     return masked_event(event) if masked else event
 
 
