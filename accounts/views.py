@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -23,18 +25,24 @@ class AccountPage(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["tokens"] = ApiToken.objects.filter(user=self.request.user)
         context.setdefault("form", TokenForm())
-        # A token just issued is shown once, from the session, then forgotten.
-        context["new_token"] = self.request.session.pop("new_api_token", None)
         return context
 
     def post(self, request, *args, **kwargs):
         form = TokenForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        token, raw = ApiToken.issue(request.user, name=form.cleaned_data["name"])
-        request.session["new_api_token"] = raw
-        messages.success(request, f"Token {token.prefix}… issued. Copy it now: it is not shown again.")
-        return redirect("account")
+        _, raw = ApiToken.issue(request.user, name=form.cleaned_data["name"])
+        # Shown once, in the answer to this POST only: never put in the session or a message,
+        # which would keep it server-side (or in a cookie) until the next page is read.
+        return self.render_to_response(self.get_context_data(new_token=raw))
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer once a user name has failed too often from this address: the sign-in
+    page again, with what happened and what to do, as 429."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"locked_out": True, "cooloff_minutes": minutes, "form": AuthenticationForm(request)}
+    return render(request, "accounts/login.html", context, status=429)
 
 
 class RevokeTokenView(LoginRequiredMixin, View):
