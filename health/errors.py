@@ -21,6 +21,7 @@ class ErrorCode(models.TextChoices):
     MISSING_SECRET = "missing_secret"
     BLOCKED_ENDPOINT = "blocked_endpoint"
     TLS_ERROR = "tls_error", "TLS Error"
+    SECRET_ORIGIN_MISMATCH = "secret_origin_mismatch"
 
 
 # Failures that mean "nothing answered": the provider becomes `unreachable`; every other
@@ -49,11 +50,21 @@ def missing_secret() -> ProbeFailure:
     )
 
 
-def unreadable_secret() -> ProbeFailure:
+def unreadable_secret(detail: str = "") -> ProbeFailure:
+    """`detail`: the vault's own message, which names the key id and never holds key material."""
+    why = f" {detail}" if detail else " Set the secret again with the Secret action, and check the vault key ring."
     return ProbeFailure(
         ErrorCode.MISSING_SECRET,
-        "The stored secret could not be read; no request was made. "
-        "Set the secret again with the Secret action, and check the vault key ring.",
+        f"The stored secret could not be read; no request was made.{why}",
+    )
+
+
+def secret_origin_mismatch(bound: str, current: str) -> ProbeFailure:
+    return ProbeFailure(
+        ErrorCode.SECRET_ORIGIN_MISMATCH,
+        f"The stored secret was set for {bound or 'another origin'}, but the endpoint now points to "
+        f"{current or 'another origin'}; nothing was sent. An admin must rotate the secret (it is then bound to "
+        f"the endpoint's origin) or point the endpoint back to {bound or 'the origin the secret was set for'}.",
     )
 
 
