@@ -1,0 +1,211 @@
+"""The real site, served by daphne in a child process, on a database of its own.
+
+    from tests.site_process import site_process
+
+    with site_process() as site:                       # SQLite file under a temporary VAR_DIR
+        site.create_operator("alice", role="admin")
+        api = site.api_session(site.issue_token("alice"))
+        api.post(site.url + "/api/providers", json={...})
+
+The child gets a temporary `VAR_DIR` (its SQLite file and logs), `DEBUG=false` with a random
+`SECRET_KEY` and vault key ring, and none of the parent's `DATABASE_URL` / `REDIS_URL` unless
+passed: `site_process(database_url=..., redis_url=...)`. The database is migrated with
+`manage.py migrate` before daphne starts; users and tokens are made with the project's own
+commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
+hands over (`daphne --fd`), so no other process can take the port in between. Static files are
+not served (`DEBUG=false`, no `runserver`). The child's output is kept in
+`<var_dir>/site.log`; `site.log_text()` reads it (it never holds a secret value: the log
+filter masks them, and tests assert it).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# What the parent's environment may carry that would point the child at a shared service.
+_NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "CHANNEL_PREFIX", "CACHE_PREFIX", "VAR_DIR", "VAULT_KEYS", "VAULT_KEY_FILE")
+
+
+class SiteProcess:
+    def __init__(self, var_dir: Path, env: dict[str, str]):
+        self.var_dir = var_dir
+        self.env = env
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- the project's own commands ----------------------------------------------------------
+    def manage(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {args[0]} exited with {result.returncode}: {result.stderr[-2000:]}")
+        return result
+
+    def migrate(self) -> None:
+        self.manage("migrate", "--noinput")
+
+    def create_operator(self, username: str, role: str | None = "admin", password: str | None = None) -> None:
+        args = ["create_operator", username]
+        if role:
+            args += ["--role", role]
+        if password is not None:
+            args.append("--password-stdin")
+        self.manage(*args, stdin=None if password is None else password + "\n")
+
+    def issue_token(self, username: str) -> str:
+        return self.manage("issue_token", username).stdout.strip()
+
+    def api_session(self, token: str) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # never a proxy from the environment for 127.0.0.1
+        session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
+    # -- the server --------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> SiteProcess:
+        if self.process is not None and self.process.poll() is None:
+            return self
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port or 0))
+        listener.listen(1024)
+        self.port = listener.getsockname()[1]
+        self._log = open(self.var_dir / "site.log", "ab")  # noqa: SIM115 (kept open while the child runs)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application"],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                pass_fds=[listener.fileno()],
+            )
+        finally:
+            listener.close()  # the child holds its own copy
+        self._wait_until_serving(timeout)
+        return self
+
+    def _wait_until_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                requests.get(self.url + "/login/", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the site did not answer within {timeout} s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout=timeout)
+            self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_text(self) -> str:
+        path = self.var_dir / "site.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def site_environment(var_dir: Path, database_url: str | None, redis_url: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        VAR_DIR=str(var_dir),
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        VAULT_KEYS="site1:" + base64.b64encode(os.urandom(32)).decode(),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Plain http on 127.0.0.1: cookies marked Secure would never come back.
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+        env["CHANNEL_PREFIX"] = env["CACHE_PREFIX"] = f"site-{var_dir.name}"
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def site_process(
+    *, database_url: str | None = None, redis_url: str | None = None, env: dict[str, str] | None = None, start: bool = True
+) -> Iterator[SiteProcess]:
+    """A migrated site on its own database, served by daphne until the block ends.
+
+    `database_url=None` is a SQLite file under the temporary VAR_DIR. With `start=False` the
+    site is migrated but not served (call `site.start()`).
+    """
+    var_dir = Path(tempfile.mkdtemp(prefix="site-"))
+    site = SiteProcess(var_dir, site_environment(var_dir, database_url, redis_url, env))
+    try:
+        site.migrate()
+        if start:
+            site.start()
+        yield site
+    finally:
+        site.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_scratch_database(base_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside the one `base_url` names; dropped on exit.
+
+    Its name is the base database's name plus a random suffix, so parallel runs that use
+    different base names never meet.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(base_url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_site_{secrets.token_hex(4)}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path="/" + name))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

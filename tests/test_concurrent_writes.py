@@ -1,0 +1,102 @@
+"""Concurrent writers against the real site: writers wait for each other, none gets a 5xx.
+
+The site runs under daphne in a child process (tests/site_process.py) on the embedded default,
+a SQLite file, and on PostgreSQL too when the suite runs with a PostgreSQL DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+
+import pytest
+
+from tests.site_process import postgres_scratch_database, site_process
+
+PROVIDERS = [f"p{i}" for i in range(8)]
+PATCHES = 30
+ROTATIONS = 12
+RUN_ALLS = 8
+WRITES = PATCHES + ROTATIONS + RUN_ALLS  # 50
+
+
+def _closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on: every probe fails at once as `unreachable`, a write."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _databases():
+    yield pytest.param(None, id="sqlite")
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        yield pytest.param(url, id="postgresql")
+
+
+@pytest.fixture(params=list(_databases()))
+def site(request):
+    base_url = request.param
+    env = {"THROTTLE_PROBES": "1000/min", "THROTTLE_SECRETS": "1000/min"}
+    if base_url is None:
+        with site_process(env=env) as site:
+            yield site
+    else:
+        with postgres_scratch_database(base_url) as url, site_process(database_url=url, env=env) as site:
+            yield site
+
+
+def test_fifty_concurrent_writes_get_no_server_error(site):
+    site.create_operator("alice", role="admin")
+    api = site.api_session(site.issue_token("alice"))
+    endpoint = f"http://127.0.0.1:{_closed_port()}/v1"
+    for provider_id in PROVIDERS:
+        created = api.post(
+            site.url + "/api/providers",
+            json={"id": provider_id, "name": provider_id, "kind": "openai_compatible", "endpoint": endpoint,
+                  "default_model": "m", "timeout_ms": 1000, "retries": 0},
+            timeout=10,
+        )
+        assert created.status_code == HTTPStatus.CREATED, created.text
+        secret = api.post(site.url + f"/api/providers/{provider_id}/secret", json={"action": "set", "value": "canary-initial"}, timeout=10)
+        assert secret.status_code == HTTPStatus.OK, secret.text
+
+    writes = (
+        [("PATCH", f"/api/providers/{PROVIDERS[i % 8]}", {"priority": 100 + i}) for i in range(PATCHES)]
+        + [("POST", f"/api/providers/{PROVIDERS[i % 8]}/secret", {"action": "rotate", "value": f"canary-{i}"}) for i in range(ROTATIONS)]
+        + [("POST", "/api/providers/test-all", {}) for _ in range(RUN_ALLS)]
+    )
+    assert len(writes) == WRITES
+    start = threading.Barrier(WRITES)
+    sessions = threading.local()
+
+    def send(write):
+        method, path, body = write
+        if not hasattr(sessions, "api"):
+            sessions.api = site.api_session(api.headers["Authorization"].removeprefix("Bearer "))
+        start.wait(timeout=10)
+        response = sessions.api.request(method, site.url + path, json=body, timeout=60)
+        return method, path, response.status_code, response.text[:300]
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=WRITES) as pool:
+        answers = list(pool.map(send, writes))
+    elapsed = time.monotonic() - began
+
+    failures = [answer for answer in answers if answer[2] >= 500]
+    assert failures == [], f"{len(failures)} of {WRITES} writes failed: {failures[:3]}"
+    assert [answer for answer in answers if answer[2] != HTTPStatus.OK] == []
+    assert elapsed < 30, f"{WRITES} concurrent writes took {elapsed:.1f} s"
+
+    # Every write landed: one provider.updated event per PATCH, one secret version per rotation.
+    for index, provider_id in enumerate(PROVIDERS):
+        updated = api.get(
+            site.url + "/api/events", params={"provider_id": provider_id, "event": "provider.updated"}, timeout=10
+        ).json()
+        versions = api.get(site.url + f"/api/providers/{provider_id}/secret/versions", timeout=10).json()
+        assert updated["count"] == len(range(index, PATCHES, 8))
+        assert len(versions) == 1 + len(range(index, ROTATIONS, 8))
