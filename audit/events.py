@@ -16,6 +16,7 @@ from django.db import transaction
 
 from audit.middleware import current_client_request_id, current_request_id
 from audit.models import AuditEvent
+from core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
         "summary": row.summary,
         "payload": row.payload,
         "masked": False,
-        "created_at": row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": iso_utc(row.created_at),
         "request_id": row.request_id or None,
         "client_request_id": row.client_request_id or None,
     }

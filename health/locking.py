@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from core.timefmt import iso_utc
 from health.models import SchedulerLock
 
 RUN_CHECKS_LOCK = "run_checks"
@@ -28,7 +29,7 @@ class LockHeld(Exception):
         else:
             super().__init__(
                 f"the scheduler lock is held by {lock.holder} until "
-                f"{lock.expires_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                f"{iso_utc(lock.expires_at)}"
             )
 
 

@@ -9,12 +9,8 @@ from typing import Any
 from rest_framework import serializers
 
 from config.serializers import StrictFieldsMixin
+from core.timefmt import iso_utc
 from health.models import HealthCheck
-
-
-def iso(value: datetime | None) -> str | None:
-    """A datetime as the API writes it: ISO 8601, UTC, `Z`."""
-    return None if value is None else serializers.DateTimeField().to_representation(value)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -87,7 +83,7 @@ def check_result(check: HealthCheck) -> dict[str, Any]:
         "http_status": check.http_status,
         "model": check.model or None,
         "deep": check.deep,
-        "checked_at": iso(check.checked_at),
+        "checked_at": iso_utc(check.checked_at),
         "provider_status": check.provider_status,
     }
 
@@ -95,6 +91,6 @@ def check_result(check: HealthCheck) -> dict[str, Any]:
 def metrics_response(provider_id: str, health: Mapping[str, Any], series: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "provider_id": provider_id,
-        **{key: iso(value) if isinstance(value, datetime) else value for key, value in health.items()},
-        "series": [{**bucket, "start": iso(bucket["start"])} for bucket in series],
+        **{key: iso_utc(value) if isinstance(value, datetime) else value for key, value in health.items()},
+        "series": [{**bucket, "start": iso_utc(bucket["start"])} for bucket in series],
     }

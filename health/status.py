@@ -17,6 +17,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from core.timefmt import iso_utc
 from health.errors import UNREACHABLE_CODES
 from providers.models import Provider, Status
 
@@ -28,7 +29,7 @@ class Move:
 
 
 def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(when)
 
 
 def can_move(provider: Provider) -> bool:

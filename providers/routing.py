@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from core.timefmt import iso_utc
+
 ACTIVE, STANDBY, SKIPPED = "active", "standby", "skipped"
 HEALTHY = ("active", "standby")
 
@@ -71,20 +73,29 @@ class Chain:
             "active_provider_id": self.active_provider_id,
             "active_reason": self.active_reason,
             "excluded": [vars(item).copy() for item in self.excluded],
-            "computed_at": _iso(self.computed_at),
+            "computed_at": iso_utc(self.computed_at),
         }
 
     def routing_intent(self, provider_id: str, models: Iterable[str]) -> dict[str, Any]:
-        """Where `provider_id` sits: primary (position 1), fallback, or excluded."""
+        """What `provider_id` does now.
+
+        `primary`: it is the active provider, the one serving. `fallback`: a usable node a
+        router turns to when the primary fails. `excluded`: it serves nothing now, skipped in
+        the chain (unreachable, no secret), disabled or archived. `position` is its place in the
+        chain (None outside it); `next_provider_id` the next usable node after it.
+        """
         for index, node in enumerate(self.nodes):
-            if node.provider_id == provider_id:
-                following = self.nodes[index + 1] if index + 1 < len(self.nodes) else None
-                return {
-                    "role": "primary" if node.position == 1 else "fallback",
-                    "position": node.position,
-                    "targets": list(node.models),
-                    "next_provider_id": following.provider_id if following else None,
-                }
+            if node.provider_id != provider_id:
+                continue
+            if node.state == SKIPPED:
+                return {"role": "excluded", "position": node.position, "targets": list(node.models), "next_provider_id": None}
+            following = next((n for n in self.nodes[index + 1 :] if n.state != SKIPPED), None)
+            return {
+                "role": "primary" if node.provider_id == self.active_provider_id else "fallback",
+                "position": node.position,
+                "targets": list(node.models),
+                "next_provider_id": following.provider_id if following else None,
+            }
         return {"role": "excluded", "position": None, "targets": list(models), "next_provider_id": None}
 
     def signature(self) -> tuple:
@@ -94,12 +105,6 @@ class Chain:
             self.active_provider_id,
             tuple(sorted(e.provider_id for e in self.excluded)),
         )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _hm(moment: datetime | None) -> str:

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictFieldsMixin
+from core.timefmt import iso_utc
 from providers import validators as v
 from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, default_secret_policy
 
@@ -27,10 +28,6 @@ HEALTH_FIELDS = (
     "failure_count_last_1m", "last_checked_at", "last_error_code", "last_error_message",
 )
 MASK = "***"
-
-
-def iso(moment) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def chain_context(context: dict) -> dict:
@@ -51,7 +48,7 @@ class SecretProjectionField(serializers.Field):
 
     def to_representation(self, provider: Provider):
         value = chain_context(self.context)["provider_context"].secret(provider.id).get(self.field_name)
-        return iso(value) if isinstance(value, datetime) else value
+        return iso_utc(value) if isinstance(value, datetime) else value
 
 
 @extend_schema_field(OpenApiTypes.BOOL)
@@ -112,7 +109,7 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_health(self, obj: Provider) -> dict[str, Any]:
         health = dict(chain_context(self.context)["provider_context"].health_of(obj.id))
-        health["last_checked_at"] = iso(health.get("last_checked_at"))
+        health["last_checked_at"] = iso_utc(health.get("last_checked_at"))
         return {name: health.get(name) for name in HEALTH_FIELDS}
 
     def get_routing_intent(self, obj: Provider) -> dict[str, Any]:
@@ -121,7 +118,7 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     def to_representation(self, instance: Provider) -> dict[str, Any]:
         data = super().to_representation(instance)
         for name in ("archived_at", "created_at", "updated_at"):
-            data[name] = iso(getattr(instance, name))
+            data[name] = iso_utc(getattr(instance, name))
         if self.context.get("mask_metadata", lambda obj: True)(instance):
             data["metadata"] = {key: MASK for key in (instance.metadata or {})}
         return data
@@ -131,6 +128,11 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     def validate_id(self, value: str) -> str:
         if self.instance is not None and value != self.instance.id:
             raise serializers.ValidationError("The id is fixed at creation and cannot be changed.")
+        if self.instance is None:
+            try:
+                v.validate_provider_id_not_reserved(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
         return value
 
     def validate_name(self, value: str) -> str:
@@ -169,7 +171,7 @@ class RoutingPreviewSerializer(StrictFieldsMixin, serializers.Serializer):
         has_change = "provider_id" in attrs or "changes" in attrs
         if has_change == ("provider" in attrs):
             raise serializers.ValidationError(
-                {"detail": ["Send either provider_id with changes, or provider (a new provider)."]}
+                {"detail": "Send either provider_id with changes, or provider (a new provider)."}
             )
         if has_change and not ("provider_id" in attrs and "changes" in attrs):
             raise serializers.ValidationError({"changes": ["provider_id and changes go together."]})

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.events import record_event
+from core.timefmt import iso_utc
 from providers.models import Provider, Status, Tier
 
 # Fields whose before/after values go into the provider.updated payload.
@@ -28,7 +29,7 @@ def _actor_name(actor) -> str:
 
 
 def _stamp(actor) -> str:
-    return f"set by {_actor_name(actor)} at {timezone.now().strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"set by {_actor_name(actor)} at {iso_utc(timezone.now())}"
 
 
 def apply_operator_status(provider: Provider, *, status: str | None = None, enabled: bool | None = None) -> None:
@@ -132,7 +133,7 @@ def archive_provider(provider: Provider, *, actor=None) -> Provider:
             provider_id=locked.id,
             actor=actor,
             summary=f"{_actor_name(actor)} archived {locked.name}; it can be restored",
-            payload={"archived_at": locked.archived_at.isoformat(), "version": locked.version},
+            payload={"archived_at": iso_utc(locked.archived_at), "version": locked.version},
         )
     return locked
 

@@ -51,8 +51,9 @@ def test_create_returns_the_whole_provider_object_and_writes_one_audit_row(admin
     assert body["secret_policy"] == "required" and body["secret_required"] is True
     assert body["secret_present"] is False
     assert body["version"] == 1
+    # First in the chain, but it needs a secret it does not have yet: it serves nothing.
     assert body["routing_intent"] == {
-        "role": "primary", "position": 1, "targets": ["gpt-4o-mini", "gpt-4o"], "next_provider_id": None,
+        "role": "excluded", "position": 1, "targets": ["gpt-4o-mini", "gpt-4o"], "next_provider_id": None,
     }
     assert body["health"]["last_checked_at"] is None
     assert body["metadata"] == {"region": "us-east"}

@@ -146,4 +146,35 @@ def test_chain_serialises_to_the_api_shape():
     assert set(data["nodes"][0]) == {
         "provider_id", "name", "display_name", "position", "status", "models", "state", "reason_code", "reason",
     }
-    assert data["computed_at"] == "2026-02-18T12:01:03Z"
+    assert data["computed_at"] == "2026-02-18T12:01:03.000000Z"
+
+
+def test_routing_intent_primary_is_the_provider_serving_not_position_one():
+    chain = compute_chain([
+        p("down", 1, status="unreachable"),
+        p("keyless", 2, secret_policy="required"),
+        p("serving", 3),
+        p("shaky", 4, status="degraded"),
+    ])
+    assert chain.active_provider_id == "serving"
+    roles = {pid: chain.routing_intent(pid, [])["role"] for pid in ("down", "keyless", "serving", "shaky")}
+    assert roles == {"down": "excluded", "keyless": "excluded", "serving": "primary", "shaky": "fallback"}
+    position = {n.provider_id: n.position for n in chain.nodes}
+    assert chain.routing_intent("serving", []) == {
+        "role": "primary", "position": position["serving"], "targets": ["m1", "m2"], "next_provider_id": "shaky",
+    }
+    # A skipped node keeps its chain position and leads nowhere.
+    assert chain.routing_intent("down", []) == {
+        "role": "excluded", "position": position["down"], "targets": ["m1", "m2"], "next_provider_id": None,
+    }
+
+
+def test_routing_intent_when_nothing_serves_everything_is_excluded():
+    chain = compute_chain([p("down", 1, status="unreachable"), p("keyless", 2, secret_policy="required")])
+    assert chain.active_provider_id is None
+    assert {chain.routing_intent(pid, [])["role"] for pid in ("down", "keyless")} == {"excluded"}
+
+
+def test_routing_intent_next_provider_skips_unusable_nodes():
+    chain = compute_chain([p("a", 1), p("down", 2, status="unreachable"), p("c", 3)])
+    assert chain.routing_intent("a", [])["next_provider_id"] == "c"

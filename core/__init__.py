@@ -1,0 +1,1 @@
+"""Leaf helpers every app may use. Imports no app of the project."""
