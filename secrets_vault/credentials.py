@@ -3,6 +3,8 @@
 Any secret action drops the provider's entry at once (spec §7): in this process directly, and
 in every other process through a generation token kept in Django's cache (Redis when
 `REDIS_URL` is set), which each lookup compares before trusting its entry.
+While that cache is down (core/cache.py), every lookup decrypts from the database and nothing
+is cached here; entries cached before the outage are dropped when a lookup notices it.
 """
 
 from __future__ import annotations
@@ -43,8 +45,13 @@ def get_credential(provider, field: str = PRIMARY_FIELD) -> str | None:
     provider_id = getattr(provider, "pk", provider)
     key = (provider_id, field)
     generation = cache.get(_generation_key(provider_id))
+    # While the shared cache is down, no other process can tell this one about a secret
+    # action: trust nothing cached here, and read the database (core/cache.py).
+    shared_cache_up = getattr(cache, "available", True)
     now = time.monotonic()
     with _lock:
+        if not shared_cache_up:
+            _entries.clear()
         entry = _entries.get(key)
     if entry is not None and entry[0] > now and entry[1] == generation:
         return entry[2]
@@ -58,7 +65,7 @@ def get_credential(provider, field: str = PRIMARY_FIELD) -> str | None:
     if row is not None and row.holds_value:
         value = crypto.decrypt(row.envelope(), provider_id=provider_id, field=field, version=row.version)
     ttl = _ttl()
-    if ttl > 0:
+    if ttl > 0 and shared_cache_up:
         with _lock:
             _entries[key] = (now + ttl, generation, value)
     return value
