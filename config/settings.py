@@ -216,11 +216,20 @@ VAULT_CREDENTIAL_CACHE_SECONDS = env.int("VAULT_CREDENTIAL_CACHE_SECONDS", defau
 HEALTH_HISTORY_TTL_DAYS = env.int("HEALTH_HISTORY_TTL_DAYS", default=30)
 PROBE_MAX_CONCURRENCY = env.int("PROBE_MAX_CONCURRENCY", default=256)
 PROBE_MAX_RESPONSE_BYTES = env.int("PROBE_MAX_RESPONSE_BYTES", default=1_048_576)
-# Networks no probe may connect to, checked on the resolved address. Link-local and cloud
-# metadata by default; add private ranges with PROBE_DENIED_NETWORKS_EXTRA.
-PROBE_DENIED_NETWORKS = env.list("PROBE_DENIED_NETWORKS", default=["169.254.0.0/16", "fe80::/10"]) + env.list(
+# Networks no probe may connect to, checked on the resolved address (and on the IPv4 address
+# inside IPv4-mapped, NAT64 and 6to4 IPv6 addresses). Link-local and cloud metadata by default
+# (AWS IPv6 fd00:ec2::254, Alibaba 100.100.100.200); add private ranges with
+# PROBE_DENIED_NETWORKS_EXTRA.
+PROBE_DENIED_NETWORKS = env.list(
+    "PROBE_DENIED_NETWORKS", default=["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32"]
+) + env.list(
     "PROBE_DENIED_NETWORKS_EXTRA", default=[]
 )
+# A PEM file of CA certificates that replaces the default bundle (certifi) for probes, for
+# providers behind an internal CA. Certificates are always verified.
+PROBE_CA_BUNDLE = env.str("PROBE_CA_BUNDLE", default="")
+if PROBE_CA_BUNDLE and not Path(PROBE_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"PROBE_CA_BUNDLE={PROBE_CA_BUNDLE} is not a file; name a PEM file of CA certificates.")
 HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default=0.8)
 
 # --- Logging ---
