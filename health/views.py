@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.permissions import ViewableQuerysetMixin
 from config.api import NoStoreMixin
 from config.exceptions import Conflict
 from health import metrics
@@ -39,13 +40,16 @@ class HealthAPIView(NoStoreMixin, APIView):
         return self.permission_name
 
 
-class ProviderHealthAPIView(HealthAPIView):
+class ProviderHealthAPIView(ViewableQuerysetMixin, GenericAPIView, HealthAPIView):
+    """An endpoint of one provider: `get_object()` answers 404 for a provider the user may not
+    view and 403 without the permission on it (accounts.permissions)."""
+
+    queryset = Provider.objects.all()
     lookup_url_kwarg = "provider_id"
+    pagination_class = None
 
     def get_provider(self) -> Provider:
-        provider = get_object_or_404(Provider.objects.all(), pk=self.kwargs[self.lookup_url_kwarg])
-        self.check_object_permissions(self.request, provider)
-        return provider
+        return self.get_object()
 
 
 class ProviderTestView(ProviderHealthAPIView):

@@ -1,13 +1,18 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from guardian.admin import GuardedModelAdmin
 
 from providers import services
 from providers.models import Provider
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
-    """Edits go through providers.services, so the admin writes the same audit rows as the API."""
+class ProviderAdmin(GuardedModelAdmin):
+    """Edits go through providers.services, so the admin writes the same audit rows as the API.
+
+    guardian's "Object permissions" screen (a button on each provider's page) delegates that
+    provider to a user or a group, as `manage.py delegate` does (docs/roles.md).
+    """
 
     list_display = ("id", "name", "kind", "status", "enabled", "priority", "archived_at")
     list_filter = ("kind", "status", "enabled")

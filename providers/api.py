@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import method_permission
+from accounts.permissions import ViewableQuerysetMixin, method_permission
 from config.api import NoStoreMixin
 from config.exceptions import Conflict, PreconditionFailed
 from providers import services
@@ -26,13 +26,23 @@ from providers.routing import compute_chain
 from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
 
 
-def etag_matches(header: str, version: int) -> bool:
+def if_match_versions(header: str | None) -> set[int] | None:
+    """The versions an `If-Match` header accepts; None when any will do (no header, or `*`).
+
+    An entity tag that is not one of our versions matches nothing, so the change is refused.
+    """
+    if header is None:
+        return None
     candidates = [c.strip() for c in header.split(",")]
-    return any(c == "*" or c.removeprefix("W/").strip('"') == str(version) for c in candidates)
+    if "*" in candidates:
+        return None
+    tags = (c.removeprefix("W/").strip('"') for c in candidates)
+    return {int(tag) for tag in tags if tag.isdigit() and len(tag) <= 18}
 
 
 class ProviderViewSet(
     NoStoreMixin,
+    ViewableQuerysetMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -71,12 +81,10 @@ class ProviderViewSet(
         data = self.get_serializer(provider).data
         return Response(data, status=code, headers={"ETag": f'"{provider.version}"'})
 
-    def _check_if_match(self, provider: Provider) -> None:
-        header = self.request.headers.get("If-Match")
-        if header is not None and not etag_matches(header, provider.version):
-            raise PreconditionFailed(
-                f"The provider is at version {provider.version}; reload it and apply your change again."
-            )
+    def _expected_version(self) -> set[int] | None:
+        # Compared by the service once the row is locked, not here: two PATCHes that read the
+        # same version must not both pass (API.md: a stale If-Match is 412).
+        return if_match_versions(self.request.headers.get("If-Match"))
 
     def retrieve(self, request, *args, **kwargs):
         return self._respond(self.get_object())
@@ -97,7 +105,6 @@ class ProviderViewSet(
 
     def update(self, request, *args, **kwargs):
         provider = self.get_object()
-        self._check_if_match(provider)
         serializer = self.get_serializer(provider, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = serializer.validated_data
@@ -105,15 +112,22 @@ class ProviderViewSet(
         if new_name and new_name != provider.name and Provider.objects.filter(name=new_name).exists():
             raise Conflict({"name": ["A provider with this name already exists."]})
         try:
-            provider = services.update_provider(provider, changes, actor=request.user)
+            provider = services.update_provider(
+                provider, changes, actor=request.user, expected_version=self._expected_version()
+            )
+        except services.VersionMismatch as exc:
+            raise PreconditionFailed(str(exc)) from None
         except IntegrityError:
             raise Conflict({"name": ["A provider with this name already exists."]}) from None
         return self._respond(provider)
 
     def destroy(self, request, *args, **kwargs):
         provider = self.get_object()
-        self._check_if_match(provider)
-        return self._respond(services.archive_provider(provider, actor=request.user))
+        try:
+            archived = services.archive_provider(provider, actor=request.user, expected_version=self._expected_version())
+        except services.VersionMismatch as exc:
+            raise PreconditionFailed(str(exc)) from None
+        return self._respond(archived)
 
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):

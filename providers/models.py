@@ -105,6 +105,11 @@ class Provider(models.Model):
 
     def clean(self) -> None:
         # Rules across fields, so the admin form and every service call enforce them too.
+        if self._state.adding:
+            try:
+                v.validate_provider_id_not_reserved(self.id)
+            except ValidationError as exc:
+                raise ValidationError({"id": exc.messages}) from None
         try:
             v.validate_fallback_models(self.fallback_models, self.default_model)
         except ValidationError as exc:

@@ -6,6 +6,7 @@ saves a Provider directly.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
@@ -22,6 +23,28 @@ AUDITED_FIELDS = (
     "enabled", "priority", "capabilities", "secret_policy", "retries", "timeout_ms",
     "tool_timeout_ms", "metadata",
 )
+
+
+class VersionMismatch(Exception):
+    """The provider is no longer at the version the caller read (`If-Match`); nothing changed."""
+
+    def __init__(self, current: int):
+        super().__init__(f"The provider is at version {current}; reload it and apply your change again.")
+        self.current = current
+
+
+def _lock(provider: Provider, expected_version: int | Collection[int] | None) -> Provider:
+    """The row, locked until the transaction ends, checked against the version the caller read.
+
+    Compared after the lock is taken: two writers that read the same version are serialised
+    here, and the second one sees the first one's new version and is refused.
+    """
+    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+    if expected_version is not None:
+        allowed = {expected_version} if isinstance(expected_version, int) else set(expected_version)
+        if locked.version not in allowed:
+            raise VersionMismatch(locked.version)
+    return locked
 
 
 def _actor_name(actor) -> str:
@@ -77,9 +100,14 @@ def create_provider(data: dict[str, Any], *, actor=None) -> Provider:
 
 
 @transaction.atomic
-def update_provider(provider: Provider, changes: dict[str, Any], *, actor=None) -> Provider:
-    """Apply `changes` (already validated); returns the saved provider, version bumped."""
-    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+def update_provider(
+    provider: Provider, changes: dict[str, Any], *, actor=None, expected_version: int | Collection[int] | None = None
+) -> Provider:
+    """Apply `changes` (already validated); returns the saved provider, version bumped.
+
+    With `expected_version`, raises VersionMismatch unless the locked row is at that version.
+    """
+    locked = _lock(provider, expected_version)
     before = _snapshot(locked)
     old_status = locked.status
     changes = dict(changes)
@@ -121,8 +149,8 @@ def _record_state_change(provider: Provider, old: str, new: str, reason: str, ac
 
 
 @transaction.atomic
-def archive_provider(provider: Provider, *, actor=None) -> Provider:
-    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+def archive_provider(provider: Provider, *, actor=None, expected_version: int | Collection[int] | None = None) -> Provider:
+    locked = _lock(provider, expected_version)
     if locked.archived_at is None:
         locked.archived_at = timezone.now()
         locked.version = F("version") + 1

@@ -14,6 +14,20 @@ validate_provider_id = RegexValidator(
     "Use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit.",
 )
 
+# Words that name a route beside /api/providers/<id> or /providers/<id>/: a provider with such
+# an id would be unreachable at its own URLs. tests/test_reserved_ids.py checks that every
+# literal sibling route is listed here, so a new one cannot be forgotten.
+RESERVED_PROVIDER_IDS = frozenset({"test-all"})
+
+
+def validate_provider_id_not_reserved(value: str) -> None:
+    if value in RESERVED_PROVIDER_IDS:
+        raise ValidationError(
+            f"'{value}' is reserved: it names a route under /api/providers/. Choose another id.",
+            code="reserved",
+        )
+
+
 MODEL_NAME_MAX = 200
 FALLBACK_MODELS_MAX = 20
 JSON_OBJECT_MAX_BYTES = 8192

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
-from accounts.permissions import ALLOW, object_access, require_page_permission
+from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
 from health.history import recent_checks
 from providers.access import metadata_masker
 from providers.chain import current_chain
 from providers.models import Provider
 
 
-class ProviderListPage(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
-    permission_required = "providers.view_provider"
+class ProviderListPage(LoginRequiredMixin, TemplateView):
+    """Every provider and the routing chain with the global view permission; a user with
+    delegated providers sees their cards only (the chain spans providers they may not see);
+    anyone else gets 403, as the API's list."""
+
     template_name = "providers/list.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        user = self.request.user
         chain, providers, provider_context = current_chain()
         live = sorted((p for p in providers if p.archived_at is None), key=lambda p: (p.priority, p.name))
+        show_chain = user.has_perm("providers.view_provider")
+        if not show_chain:
+            delegated = set(viewable(user, Provider.objects.all()).values_list("id", flat=True))
+            if not delegated:
+                raise PermissionDenied("You have no role and no provider is delegated to you.")
+            live = [p for p in live if p.id in delegated]
         context["chain"] = chain
+        context["show_chain"] = show_chain
         context["cards"] = [
             {
                 "provider": p,

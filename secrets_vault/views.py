@@ -7,7 +7,6 @@ errors included, carries `Cache-Control: no-store`. The value is never echoed.
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import extend_schema
@@ -15,7 +14,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from accounts.permissions import RolePermission
+from accounts.permissions import RolePermission, ViewableQuerysetMixin
 from config.api import NoStoreMixin
 from config.exceptions import Conflict
 from providers.models import Provider
@@ -27,7 +26,7 @@ from secrets_vault.serializers import SecretActionSerializer, SecretProjectionSe
 VAULT_PERMISSION = "secrets_vault.manage_secrets"
 
 
-class VaultView(NoStoreMixin, GenericAPIView):
+class VaultView(NoStoreMixin, ViewableQuerysetMixin, GenericAPIView):
     permission_classes = [RolePermission]
     queryset = Provider.objects.all()
     lookup_url_kwarg = "provider_id"
@@ -37,9 +36,7 @@ class VaultView(NoStoreMixin, GenericAPIView):
         return VAULT_PERMISSION
 
     def get_provider(self) -> Provider:
-        provider = get_object_or_404(Provider.objects.all(), pk=self.kwargs["provider_id"])
-        self.check_object_permissions(self.request, provider)
-        return provider
+        return self.get_object()  # 404 when hidden, 403 without the vault permission
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

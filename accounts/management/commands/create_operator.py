@@ -1,4 +1,8 @@
-"""`manage.py create_operator USERNAME --role admin|viewer [--password-stdin]`."""
+"""`manage.py create_operator USERNAME [--role admin|viewer] [--password-stdin]`.
+
+Without `--role` the user has no role: they see only the providers delegated to them
+(`manage.py delegate`, or the provider's object permissions in the Django admin).
+"""
 
 from __future__ import annotations
 
@@ -14,15 +18,18 @@ from accounts.roles import ADMIN, ROLES
 
 
 class Command(BaseCommand):
-    help = "Create an operator with a role. Without --password-stdin the user can only use API tokens."
+    help = (
+        "Create an operator, with a role or (without --role) with none, seeing only what is delegated to them. "
+        "Without --password-stdin the user can only use API tokens."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", choices=ROLES, required=True)
+        parser.add_argument("--role", choices=ROLES, default=None, help="admin or viewer; omit for no role")
         parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         parser.add_argument("--email", default="")
 
-    def handle(self, *args, username: str, role: str, password_stdin: bool, email: str, **options):
+    def handle(self, *args, username: str, role: str | None, password_stdin: bool, email: str, **options):
         User = get_user_model()
         if User.objects.filter(username=username).exists():
             raise CommandError(f"User {username!r} already exists.")
@@ -46,5 +53,7 @@ class Command(BaseCommand):
             except ValidationError as exc:
                 raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
             user.save()
-            user.groups.add(Group.objects.get(name=role))
-        self.stdout.write(f"Created {role} {username}" + ("" if password else " (token-only: no password)"))
+            if role:
+                user.groups.add(Group.objects.get(name=role))
+        what = role or "user without a role (sees only what is delegated to them)"
+        self.stdout.write(f"Created {what} {username}" + ("" if password else " (token-only: no password)"))
