@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictFieldsMixin
+from core.parsers import JSONSerializerField
 from core.timefmt import iso_utc
 from providers import validators as v
 from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, default_secret_policy
@@ -70,11 +71,17 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     name = serializers.CharField(max_length=100)
     endpoint = serializers.CharField(max_length=2048, validators=[v.validate_endpoint])
     default_model = serializers.CharField(max_length=v.MODEL_NAME_MAX, validators=[v.validate_model_name], trim_whitespace=False)
-    fallback_models = serializers.JSONField(required=False)
-    capabilities = serializers.JSONField(required=False, validators=[v.validate_capabilities])
-    metadata = serializers.JSONField(required=False, validators=[v.validate_metadata])
+    # `initial` is what the browsable API's create form shows: the model's defaults, not null.
+    fallback_models = JSONSerializerField(required=False, initial=list)
+    capabilities = JSONSerializerField(required=False, initial=dict, validators=[v.validate_capabilities])
+    metadata = JSONSerializerField(required=False, initial=dict, validators=[v.validate_metadata])
     kind = serializers.ChoiceField(choices=Kind.choices)
-    secret_policy = serializers.ChoiceField(choices=SecretPolicy.choices, required=False)
+    secret_policy = serializers.ChoiceField(
+        choices=SecretPolicy.choices,
+        required=False,
+        # The create form offers "the kind's default" first: an empty choice leaves it to `validate`.
+        style={"template": "api/select_default.html", "default_label": "(the kind's default)"},
+    )
     status = serializers.ChoiceField(
         choices=[(s.value, s.label) for s in OPERATOR_STATUSES],
         required=False,
@@ -83,7 +90,7 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "degraded and unreachable come from health checks."
         },
     )
-    enabled = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(required=False, initial=True)
     secret_required = serializers.BooleanField(read_only=True)
     secret_present = SecretFlagField()
     secret_last_rotated_at = SecretTextField()

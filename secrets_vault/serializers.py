@@ -74,6 +74,18 @@ class SecretActionSerializer(StrictFieldsMixin, serializers.Serializer):
             raise serializers.ValidationError(errors)
         return attrs
 
+    def get_initial(self) -> dict[str, Any]:
+        """What a form shows again after a failed POST (the browsable API re-renders the form
+        from it): never the value, nor a hint that holds the value."""
+        initial = super().get_initial()
+        value = initial.get("value")
+        if "value" in initial:
+            initial["value"] = ""
+        hint = initial.get("secret_id_hint")
+        if isinstance(value, str) and value.strip() and isinstance(hint, str) and value.strip().lower() in hint.lower():
+            initial["secret_id_hint"] = ""
+        return initial
+
 
 class SecretProjectionSerializer(serializers.Serializer):
     """The secret projection of API.md, for the response to an action."""
