@@ -184,6 +184,13 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "config.renderers.BrowsableAPIRenderer",
     ],
+    # DRF's three parsers, JSON with a nesting limit (a body nested 1,000 levels deep is a
+    # 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
     # Scoped throttles on the endpoints that cost more than a read: probes reach out to

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from guardian.admin import GuardedModelAdmin
 
+from core.parsers import JSONFormField
 from providers import services
 from providers.models import Provider
 
@@ -19,6 +21,8 @@ class ProviderAdmin(GuardedModelAdmin):
     search_fields = ("id", "name", "display_name", "endpoint")
     readonly_fields = ("status", "status_reason", "tier", "version", "archived_at", "created_at", "updated_at")
     actions = ["archive", "restore"]
+    # JSON nested too deep is a field error on the form, not a RecursionError (core/parsers.py).
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (("id",) if obj else ())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
@@ -45,13 +47,44 @@ CREDENTIAL_KEY_WORDS = ("key", "token", "secret", "password", "auth", "credentia
 _url_validator = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
 
 
+# A query or fragment parameter whose name contains one of these carries a credential
+# (`?api_key=`, `?access_token=`, `#auth=`); the short ones must be the whole name (`?sig=`).
+CREDENTIAL_PARAM_WORDS = (*CREDENTIAL_KEY_WORDS, "signature", "apikey")
+CREDENTIAL_PARAM_NAMES = ("sig", "pwd", "pass", "passwd", "jwt", "bearer", "session", "sessionid")
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # a name worth quoting back (never a whole key)
+ENDPOINT_CREDENTIALS_HINT = (
+    "The endpoint is shown to viewers and kept in clear: store the credential with the "
+    "provider's Secret action instead."
+)
+
+
+def credential_in_url(value: str) -> str | None:
+    """What in the URL carries a credential ("user:password@" or a parameter's name), or None."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None  # not a URL at all: the URL validator says so
+    if "@" in parts.netloc:
+        return "user:password@"
+    for component in (parts.query, parts.fragment):
+        for name, _ in parse_qsl(component, keep_blank_values=True):
+            normalized = re.sub(r"[^a-z0-9]", "", name.lower())
+            if normalized in CREDENTIAL_PARAM_NAMES or any(word in normalized for word in CREDENTIAL_PARAM_WORDS):
+                return f"parameter '{name}'" if _PLAIN_NAME.fullmatch(name) else "a parameter named like one"
+    return None
+
+
 def validate_endpoint(value: str) -> None:
-    _url_validator(value)
-    if "@" in value.split("/", 3)[2]:
+    # Credentials first: a URL refused for them must say so, whatever else is wrong with it.
+    # The message says where the credential is, never its value.
+    found = credential_in_url(value) if isinstance(value, str) else None
+    if found:
         raise ValidationError(
-            "Do not put credentials in the endpoint URL; store them with the secret action.",
+            f"Remove the credential from the endpoint URL ({found}). {ENDPOINT_CREDENTIALS_HINT}",
             code="credentials_in_url",
         )
+    _url_validator(value)
 
 
 def validate_model_name(value: str) -> None:
