@@ -9,7 +9,7 @@ SIMULATOR_PORT ?= 8900
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint install install-dev browser migrate seed bench screenshots clean
+.PHONY: run test lint install install-dev browser redis-server migrate seed bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,16 @@ browser:
 	fi
 	@$(CHROMIUM) --version 2>/dev/null  # the Debian wrapper script warns on stderr about its own memory check
 
+## Debian's redis-server, which the Redis-outage tests start and stop (tests/redis_process.py).
+redis-server:
+	@if ! command -v redis-server >/dev/null; then \
+		echo "Installing Debian's redis-server for the Redis-outage tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
 ## Run the whole suite (pytest exits non-zero when it collects no test, so that cannot pass).
-test: install-dev browser
+test: install-dev browser redis-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Rewrite the screenshots under docs/screenshots/ from the browser tests.
