@@ -52,7 +52,7 @@ class Probe:
             raise errors.too_large(response.path, self.client.max_bytes, response.status_code)
         try:
             return json.loads(response.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
             raise errors.not_json(response.path, response.status_code) from None
 
     def get_json(self, path: str) -> tuple[Any, ProbeResponse]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -222,3 +224,33 @@ def test_the_model_refuses_it_too_so_the_admin_does(client, admin_user, provider
     assert response.status_code == HTTPStatus.OK
     assert "Secret action" in str(response.context["adminform"].form.errors["endpoint"])
     assert Provider.objects.get(pk="p1").endpoint != data["endpoint"]
+
+
+# --- JSON from a provider -------------------------------------------------------------------------
+
+
+class _DeepJSONHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = DEEP.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_provider_answering_deeply_nested_json_fails_its_check_as_not_json(admin_client, provider_factory):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DeepJSONHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider_factory(id="p1", kind="ollama", endpoint=f"http://127.0.0.1:{server.server_address[1]}",
+                         default_model="m", fallback_models=[], secret_policy="none", retries=0, timeout_ms=2000)
+        body = admin_client.post("/api/providers/p1/test", {}, format="json").json()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (body["ok"], body["error_code"]) == (False, "bad_endpoint")
+    assert "is not JSON" in body["error_message"]
