@@ -6,6 +6,7 @@ from guardian.admin import GuardedModelAdmin
 from core.parsers import JSONFormField
 from providers import services
 from providers.models import Provider
+from providers.signals import ChangeConflict, ChangeRefused
 
 
 @admin.register(Provider)
@@ -30,6 +31,25 @@ class ProviderAdmin(GuardedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # archive instead: reversible, audited
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+
+        class CheckedForm(form):
+            """Shows a change another app refuses (e.g. moving a secret's origin) on the form, before saving."""
+
+            def clean(self):
+                data = super().clean()
+                changes = {name: data[name] for name in self.changed_data if name in data}
+                try:
+                    services.check_update(obj, changes, actor=request.user)
+                except (ChangeRefused, ChangeConflict) as exc:
+                    raise ValidationError(str(exc)) from None
+                return data
+
+        return CheckedForm
+
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
         try:
@@ -41,6 +61,8 @@ class ProviderAdmin(GuardedModelAdmin):
                 )
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
+        except (ChangeRefused, ChangeConflict) as exc:  # refused after the form's own check (a race)
+            messages.error(request, str(exc))
 
     @admin.action(description="Archive selected providers")
     def archive(self, request, queryset):

@@ -24,6 +24,7 @@ from providers.filters import ProviderFilter
 from providers.models import Provider
 from providers.routing import compute_chain
 from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
+from providers.signals import ChangeConflict
 
 
 def if_match_versions(header: str | None) -> set[int] | None:
@@ -119,6 +120,8 @@ class ProviderViewSet(
             raise PreconditionFailed(str(exc)) from None
         except IntegrityError:
             raise Conflict({"name": ["A provider with this name already exists."]}) from None
+        except ChangeConflict as exc:  # e.g. the secret could not be re-bound to a new origin
+            raise Conflict(str(exc)) from None
         return self._respond(provider)
 
     def destroy(self, request, *args, **kwargs):

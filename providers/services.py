@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.events import record_event
 from core.timefmt import iso_utc
 from providers.models import Provider, Status, Tier
+from providers.signals import provider_changing
 
 # Fields whose before/after values go into the provider.updated payload.
 AUDITED_FIELDS = (
@@ -122,6 +123,8 @@ def update_provider(
     if locked.status != old_status:
         locked.status_reason = _stamp(actor)
     locked.full_clean()
+    # Other apps' rules and their own writes (the vault re-binds a secret to a new origin).
+    provider_changing.send(Provider, provider=locked, before=before, changed=set(diff), actor=actor, check_only=False)
     locked.version = F("version") + 1
     locked.save()
     locked.refresh_from_db()
@@ -136,6 +139,25 @@ def update_provider(
     if locked.status != old_status:
         _record_state_change(locked, old_status, locked.status, locked.status_reason, actor)
     return locked
+
+
+def check_update(provider: Provider, changes: dict[str, Any], *, actor=None) -> None:
+    """Whether `changes` may be made, asking the `provider_changing` receivers; writes nothing.
+
+    For forms that show a refusal inline before they save; `update_provider` asks again with
+    the row locked. Raises what a receiver raises (`ChangeRefused`, `ChangeConflict`).
+    """
+    current = Provider.objects.get(pk=provider.pk)
+    before = _snapshot(current)
+    changes = dict(changes)
+    status, enabled = changes.pop("status", None), changes.pop("enabled", None)
+    for name, value in changes.items():
+        setattr(current, name, value)
+    apply_operator_status(current, status=status, enabled=enabled)
+    after = _snapshot(current)
+    changed = {k for k in AUDITED_FIELDS if before[k] != after[k]}
+    if changed:
+        provider_changing.send(Provider, provider=current, before=before, changed=changed, actor=actor, check_only=True)
 
 
 def _record_state_change(provider: Provider, old: str, new: str, reason: str, actor) -> None:
