@@ -114,7 +114,7 @@ def bench_key_rotation(count: int) -> dict[str, float]:
             superseded_at=None if version == count else now,
         )
         row.store(crypto.encrypt(f"sk-rotation-{version:06d}", provider_id=provider.id, field="api_key",
-                                 version=version, ring=ring))
+                                 version=version, origin="https://bench-rotation.example.test:443", ring=ring))
         rows.append(row)
     SecretVersion.objects.bulk_create(rows, batch_size=1000)
 

@@ -218,6 +218,8 @@ VAULT_KEYS = env.str("VAULT_KEYS", default="")
 VAULT_KEY_FILE = Path(env.str("VAULT_KEY_FILE", default=str(VAR_DIR / "vault.keys")))
 VAULT_RETENTION_DAYS = env.int("VAULT_RETENTION_DAYS", default=30)
 VAULT_CREDENTIAL_CACHE_SECONDS = env.int("VAULT_CREDENTIAL_CACHE_SECONDS", default=60)
+# Error reports (the DEBUG page included) hide what the vault marks sensitive: keys, values.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "secrets_vault.debug.AlwaysSafeExceptionReporterFilter"
 
 # --- Health checks (health/) ---
 HEALTH_HISTORY_TTL_DAYS = env.int("HEALTH_HISTORY_TTL_DAYS", default=30)

@@ -28,10 +28,11 @@ from django.utils import timezone
 
 from audit.events import record_event
 from health import errors, metrics, status
-from health.http import ProbeClient, new_session
+from health.http import ProbeClient, new_session, origin_of
 from health.models import HealthCheck
 from health.probes import probe_for
 from providers.models import Provider, SecretPolicy
+from providers.origins import endpoint_origin
 from providers.services import move_status
 
 logger = logging.getLogger(__name__)
@@ -94,25 +95,41 @@ def providers_to_check(*, include_disabled: bool = False, provider_ids: Iterable
     return list(providers)
 
 
-def resolve_credential(provider: Provider) -> str | None:
-    """The credential a probe sends, or None; raises `missing_secret` when one is required.
+def resolve_credential(provider: Provider) -> Any:
+    """The credential a probe sends (a `BoundCredential`: value and origin), or None.
 
-    `secret_policy=none` never asks the vault, so such a provider never sends a credential.
+    Raises `missing_secret` when one is required and none is stored (or it cannot be read), and
+    `secret_origin_mismatch` when the stored one is bound to another origin than the endpoint's:
+    in both cases no request is made. `secret_policy=none` never asks the vault, so such a
+    provider never sends a credential.
     """
     if provider.secret_policy == SecretPolicy.NONE:
         return None
     from secrets_vault import api as vault
 
     try:
-        credential = vault.get_credential(provider)
+        credential = vault.get_bound_credential(provider)
+    except vault.VaultError as exc:  # names the key id and what to do; never key material
+        logger.error("could not read the secret of provider %s: %s", provider.pk, exc)
+        raise errors.unreadable_secret(str(exc)) from None
     except Exception as exc:  # a vault failure must fail this check, not the whole run
         logger.error("could not read the secret of provider %s (%s)", provider.pk, type(exc).__name__)
         raise errors.unreadable_secret() from None
-    if not credential:
+    if credential is None or not credential.value:
         if provider.secret_policy == SecretPolicy.REQUIRED:
             raise errors.missing_secret()
         return None
+    current = endpoint_origin(provider.endpoint)
+    if credential.origin != current:
+        raise errors.secret_origin_mismatch(credential.origin, current)
     return credential
+
+
+def _credential_parts(credential: Any) -> tuple[str | None, Any]:
+    """(value, origin the value may go to) of a resolved credential, or of a plain string (tests)."""
+    if credential is None or isinstance(credential, str):
+        return credential, None
+    return credential.value, origin_of(credential.origin)
 
 
 def _failed(provider: Provider, failure: errors.ProbeFailure, *, deep: bool, checked_at: datetime, latency_ms: int | None) -> ProbeOutcome:
@@ -147,11 +164,13 @@ def probe_one(
     try:
         if credential is _RESOLVE:
             credential = resolve_credential(provider)
+        value, credential_origin = _credential_parts(credential)
         client = ProbeClient(
             endpoint=provider.endpoint,
             timeout_ms=provider.timeout_ms,
             retries=provider.retries,
-            credential=credential,
+            credential=value,
+            credential_origin=credential_origin,
             session=session,
         )
         probe = probe_for(provider, client)
@@ -159,7 +178,9 @@ def probe_one(
         if deep:
             probe.deep_check()
     except errors.ProbeFailure as failure:
-        made_request = failure.code not in (errors.ErrorCode.MISSING_SECRET, errors.ErrorCode.BLOCKED_ENDPOINT)
+        made_request = failure.code not in (
+            errors.ErrorCode.MISSING_SECRET, errors.ErrorCode.BLOCKED_ENDPOINT, errors.ErrorCode.SECRET_ORIGIN_MISMATCH
+        )
         latency = round((time.monotonic() - started) * 1000) if made_request else None
         if failure.http_status is None and client is not None and failure.code != errors.ErrorCode.TIMEOUT:
             failure.http_status = client.last_status
@@ -186,7 +207,7 @@ def probe_one(
 
 
 def _probe_concurrently(
-    jobs: list[tuple[Provider, str | None]], workers: int, deep: bool, session: requests.Session
+    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: requests.Session
 ) -> Iterator[ProbeOutcome]:
     """Yield outcomes as probes finish, on `workers` threads.
 
@@ -194,7 +215,7 @@ def _probe_concurrently(
     while others are already busy waits its turn for the interpreter lock, which would
     stagger the probes of a large run by hundreds of milliseconds.
     """
-    work: queue.SimpleQueue[tuple[Provider, str | None]] = queue.SimpleQueue()
+    work: queue.SimpleQueue[tuple[Provider, Any]] = queue.SimpleQueue()
     done: queue.SimpleQueue[ProbeOutcome] = queue.SimpleQueue()
     for job in jobs:
         work.put(job)
@@ -242,7 +263,7 @@ def run_checks(
     providers = list(providers)
     started = time.monotonic()
     outcomes: dict[str, ProbeOutcome] = {}
-    jobs: list[tuple[Provider, str | None]] = []
+    jobs: list[tuple[Provider, Any]] = []
     for provider in providers:
         try:
             jobs.append((provider, resolve_credential(provider)))

@@ -7,15 +7,23 @@ CONTRACT (used by providers/ and health/; keep these signatures):
 - projections_for(provider_ids) -> dict[str, dict]   (one query for any number of ids)
     each dict: {"secret_present": bool, "secret_version": int | None,
                 "secret_last_rotated_at": datetime | None, "secret_touched_by": str | None,
-                "secret_touched_at": datetime | None, "secret_id_hint": str | None}
+                "secret_touched_at": datetime | None, "secret_id_hint": str | None,
+                "secret_origin": str | None, "secret_bound_to_endpoint": bool}
 - provider_ids_with_secret() -> QuerySet of provider ids whose current secret is present,
     usable as a subquery: Provider.objects.filter(id__in=provider_ids_with_secret())
-- get_credential(provider) -> str | None   (plaintext for the health probe, cached ≤ 60 s)
+- get_credential(provider) -> str | None   (plaintext, cached ≤ 60 s; for callers that do not send it)
+- get_bound_credential(provider) -> BoundCredential | None   (`.value` and `.origin`, the
+    `scheme://host:port` it may be sent to; what the health probe uses, cached ≤ 60 s)
+- VaultError: what the two above raise when the stored value cannot be decrypted; its message
+    names the key id and what to do, never a value or key material.
 
 All of these speak about the provider's primary credential (`api_key`), the one probes send.
 `secret_last_rotated_at` is when the present value was stored (None when none is present);
 `secret_touched_*` is the last secret action of any kind, a clear included; `secret_version`
-is the current version number (a clear is a version too).
+is the current version number (a clear is a version too). `secret_origin` is the origin the
+present value is bound to; `secret_bound_to_endpoint` is true when a value is present and bound
+to the origin of the provider's endpoint as stored now (false when none is present). The
+projection never holds the value.
 """
 
 from __future__ import annotations
@@ -26,10 +34,17 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from providers.origins import endpoint_origin
+from secrets_vault.credentials import BoundCredential
+from secrets_vault.credentials import get_bound_credential as _get_bound_credential
 from secrets_vault.credentials import get_credential as _get_credential
+from secrets_vault.crypto import VaultError
 from secrets_vault.models import PRIMARY_FIELD, VALUE_ACTIONS, SecretVersion
 
-__all__ = ["EMPTY_PROJECTION", "projection", "projections_for", "provider_ids_with_secret", "get_credential"]
+__all__ = [
+    "EMPTY_PROJECTION", "projection", "projections_for", "provider_ids_with_secret", "get_credential",
+    "get_bound_credential", "BoundCredential", "VaultError",
+]
 
 EMPTY_PROJECTION = MappingProxyType(
     {
@@ -39,15 +54,20 @@ EMPTY_PROJECTION = MappingProxyType(
         "secret_touched_by": None,
         "secret_touched_at": None,
         "secret_id_hint": None,
+        "secret_origin": None,
+        "secret_bound_to_endpoint": False,
     }
 )
 
-_COLUMNS = ("provider_id", "version", "action", "created_by_name", "created_at", "secret_id_hint")
+_COLUMNS = ("provider_id", "version", "action", "created_by_name", "created_at", "secret_id_hint", "origin",
+            "provider__endpoint")
 
 
 def project_row(row: dict[str, Any]) -> dict[str, Any]:
     """The UI-safe projection of one current version (a `.values()` row of `_COLUMNS`)."""
     present = row["action"] in VALUE_ACTIONS
+    origin = (row.get("origin") or None) if present else None
+    endpoint = row.get("provider__endpoint")
     return {
         "secret_present": present,
         "secret_version": row["version"],
@@ -55,6 +75,8 @@ def project_row(row: dict[str, Any]) -> dict[str, Any]:
         "secret_touched_by": row["created_by_name"] or None,
         "secret_touched_at": row["created_at"],
         "secret_id_hint": (row["secret_id_hint"] or None) if present else None,
+        "secret_origin": origin,
+        "secret_bound_to_endpoint": bool(origin and endpoint is not None and origin == endpoint_origin(endpoint)),
     }
 
 
@@ -100,5 +122,13 @@ def provider_ids_with_secret() -> QuerySet:
 
 
 def get_credential(provider) -> str | None:
-    """Plaintext of the provider's credential for a probe, or None; cached at most 60 seconds."""
+    """Plaintext of the provider's credential, or None; cached at most 60 seconds."""
     return _get_credential(provider, PRIMARY_FIELD)
+
+
+def get_bound_credential(provider) -> BoundCredential | None:
+    """The provider's credential with the origin it may be sent to, or None; cached at most 60 seconds.
+
+    A probe compares `.origin` with its endpoint's origin and sends nothing when they differ.
+    """
+    return _get_bound_credential(provider, PRIMARY_FIELD)

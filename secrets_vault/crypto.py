@@ -4,9 +4,11 @@ Each secret version gets its own random data key. The value is encrypted with th
 the data key is encrypted ("wrapped") with the key ring's active key-encryption key (KEK).
 The stored record holds the KEK's id (`kid`), the wrapped key, both nonces and the ciphertext.
 
-Associated data binds the ciphertext and the wrapped key to the provider id, the secret field
-and the version (and the wrapped key also to its kid), so bytes copied to another row, field
-or version fail authentication instead of decrypting.
+Associated data binds the ciphertext and the wrapped key to the provider id, the secret field,
+the version and the endpoint origin the value may be sent to (and the wrapped key also to its
+kid), so bytes copied to another row, field, version or origin fail authentication instead of
+decrypting. Versions stored before origins existed carry `origin=None` and the first format of
+associated data (`secrets_vault.v1`, without the origin); they still decrypt.
 
 The key ring comes from `settings.VAULT_KEYS`: "kid:base64-32-byte-key,kid2:...". The first
 key encrypts, every listed key decrypts. With `VAULT_KEYS` empty and `DEBUG` on, a development
@@ -15,7 +17,10 @@ and no `VAULT_KEYS`, the vault refuses to work (`ImproperlyConfigured`), and the
 in `secrets_vault.checks` stops `manage.py runserver` / `migrate` before they start.
 
 Every failure raises a `VaultError` subclass: nothing here ever returns ciphertext or a
-partial value in place of a plaintext.
+partial value in place of a plaintext. Its message names the key id and what to do, never key
+material. Nothing that holds key bytes prints them: `KeyRing` and `Envelope` show key ids and
+lengths only, and the functions that hold keys or values in local variables are marked
+`sensitive_variables` (which `secrets_vault.debug` makes effective on the DEBUG error page too).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +50,8 @@ logger = logging.getLogger(__name__)
 KEY_BYTES = 32
 NONCE_BYTES = 12
 KID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_AAD_PREFIX = b"secrets_vault.v1"
+_AAD_PREFIX = b"secrets_vault.v1"  # versions stored before origins existed
+_AAD_PREFIX_ORIGIN = b"secrets_vault.v2"  # with the endpoint origin
 
 
 class VaultError(Exception):
@@ -58,19 +65,32 @@ class KeyRingError(VaultError, ImproperlyConfigured):
 class UnknownKeyError(VaultError):
     """The record was wrapped by a kid that is not in the key ring."""
 
+    def __init__(self, message: str, kid: str = "") -> None:
+        super().__init__(message)
+        self.kid = kid
+
 
 class DecryptionError(VaultError):
-    """Authentication failed: a tampered byte, a record moved to another row, or a wrong key."""
+    """Authentication failed: a tampered byte, a record moved to another row or origin, or a wrong key."""
+
+    def __init__(self, message: str, kid: str = "") -> None:
+        super().__init__(message)
+        self.kid = kid
 
 
 class PurgedError(VaultError):
     """The record's ciphertext was destroyed by the retention purge."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KeyRing:
-    keys: dict[str, bytes]  # insertion order: the first is the active key
+    keys: dict[str, bytes] = dataclass_field(repr=False)  # insertion order: the first is the active key
     source: str = "VAULT_KEYS"
+
+    def __repr__(self) -> str:  # key ids only: a ring in a traceback, log or debug page shows no key
+        return f"KeyRing(kids={self.kids!r}, source={self.source!r})"
+
+    __str__ = __repr__
 
     @property
     def active_kid(self) -> str:
@@ -85,23 +105,39 @@ class KeyRing:
             return AESGCM(self.keys[kid])
         except KeyError:
             raise UnknownKeyError(
-                f"This record was encrypted with key {kid!r}, which is not in VAULT_KEYS "
-                f"(known: {', '.join(self.keys)}). Add that key back to decrypt it."
+                f"This secret was encrypted with vault key {kid!r}, which is not in {self.source} "
+                f"(it holds {', '.join(self.keys)}). Add key {kid!r} back to {self.source} from your "
+                "key store or a backup and restart, or set the secret again.",
+                kid=kid,
             ) from None
 
 
-@dataclass(frozen=True)
+def _size(data: bytes | None) -> str:
+    return "None" if data is None else f"<{len(data)} bytes>"
+
+
+@dataclass(frozen=True, repr=False)
 class Envelope:
     kid: str
     wrapped_key: bytes
     key_nonce: bytes
     nonce: bytes | None
     ciphertext: bytes | None
+    origin: str | None = None  # None: stored before origins existed (the v1 associated data)
+
+    def __repr__(self) -> str:
+        return (
+            f"Envelope(kid={self.kid!r}, origin={self.origin!r}, wrapped_key={_size(self.wrapped_key)}, "
+            f"key_nonce={_size(self.key_nonce)}, nonce={_size(self.nonce)}, ciphertext={_size(self.ciphertext)})"
+        )
+
+    __str__ = __repr__
 
 
 # --- the key ring ---------------------------------------------------------------------------
 
 
+@sensitive_variables("spec", "entries", "entry", "encoded", "raw", "keys")
 def parse_key_ring(spec: str, *, source: str = "VAULT_KEYS") -> KeyRing:
     """Parse "kid:base64key,kid2:base64key". Errors name the entry, never the key bytes."""
     keys: dict[str, bytes] = {}
@@ -129,6 +165,7 @@ def parse_key_ring(spec: str, *, source: str = "VAULT_KEYS") -> KeyRing:
     return KeyRing(keys=keys, source=source)
 
 
+@sensitive_variables()
 def generate_key_entry(kid: str | None = None) -> str:
     """A new "kid:base64key" entry, for VAULT_KEYS or the development key file."""
     kid = kid or "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -141,6 +178,7 @@ _ring_lock = threading.Lock()
 _ring_cache: dict[tuple, KeyRing] = {}
 
 
+@sensitive_variables("spec", "cache_key")
 def get_key_ring() -> KeyRing:
     """The configured key ring; raises `KeyRingError` (an `ImproperlyConfigured`) if there is none."""
     spec = settings.VAULT_KEYS or ""
@@ -171,6 +209,7 @@ def reset_key_ring_cache() -> None:
         _ring_cache.clear()
 
 
+@sensitive_variables("entry")
 def _development_key_ring(path: Path) -> KeyRing:
     """Read the development key file, creating it (mode 0600) the first time."""
     try:
@@ -196,25 +235,56 @@ def _development_key_ring(path: Path) -> KeyRing:
 # --- encryption -----------------------------------------------------------------------------
 
 
-def associated_data(purpose: bytes, provider_id: str, field: str, version: int, kid: str = "") -> bytes:
-    parts = [_AAD_PREFIX, purpose, provider_id.encode(), field.encode(), str(int(version)).encode()]
-    if kid:
-        parts.append(kid.encode())
+def associated_data(
+    purpose: bytes, provider_id: str, field: str, version: int, kid: str = "", origin: str | None = None
+) -> bytes:
+    """What a ciphertext (`b"data"`) or a wrapped key (`b"key"`, with its kid) is bound to.
+
+    `origin=None` gives the first format, without an origin, for versions stored before origins.
+    """
+    if origin is None:
+        parts = [_AAD_PREFIX, purpose, provider_id.encode(), field.encode(), str(int(version)).encode()]
+        if kid:
+            parts.append(kid.encode())
+    else:
+        parts = [_AAD_PREFIX_ORIGIN, purpose, provider_id.encode(), field.encode(), str(int(version)).encode(),
+                 kid.encode(), origin.encode()]
     return b"\x00".join(parts)
 
 
 @sensitive_variables("plaintext", "data_key")
-def encrypt(plaintext: str, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+def encrypt(
+    plaintext: str, *, provider_id: str, field: str, version: int, origin: str, ring: KeyRing | None = None
+) -> Envelope:
+    """Encrypt `plaintext` for one version of one provider's field, to be sent only to `origin`."""
     ring = ring or get_key_ring()
     kid = ring.active_kid
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = AESGCM(data_key).encrypt(
-        nonce, plaintext.encode("utf-8"), associated_data(b"data", provider_id, field, version)
+        nonce, plaintext.encode("utf-8"), associated_data(b"data", provider_id, field, version, origin=origin)
     )
     key_nonce = os.urandom(NONCE_BYTES)
-    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid))
-    return Envelope(kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=nonce, ciphertext=ciphertext)
+    wrapped = ring.kek(kid).encrypt(
+        key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid, origin=origin)
+    )
+    return Envelope(
+        kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=nonce, ciphertext=ciphertext, origin=origin
+    )
+
+
+def _where(provider_id: str, field: str, version: int, envelope: Envelope) -> str:
+    return f"{provider_id}/{field} v{version} (vault key {envelope.kid!r})"
+
+
+def _failed_authentication(what: str, provider_id: str, field: str, version: int, envelope: Envelope) -> DecryptionError:
+    return DecryptionError(
+        f"The {what} of secret {_where(provider_id, field, version, envelope)} failed authentication: the row was "
+        "changed or copied from another provider, version or origin, or VAULT_KEYS holds a different key under "
+        f"the id {envelope.kid!r}. Put the right key under {envelope.kid!r} in VAULT_KEYS, restore the row from "
+        "a backup, or set the secret again.",
+        kid=envelope.kid,
+    )
 
 
 @sensitive_variables("data_key")
@@ -229,36 +299,35 @@ def unwrap_data_key(
         data_key = kek.decrypt(
             bytes(envelope.key_nonce),
             bytes(envelope.wrapped_key),
-            associated_data(b"key", provider_id, field, version, envelope.kid),
+            associated_data(b"key", provider_id, field, version, envelope.kid, origin=envelope.origin),
         )
     except InvalidTag:
-        raise DecryptionError(
-            f"The data key of {provider_id}/{field} v{version} failed authentication "
-            "(tampered, copied from another row, or a different key under the same kid)."
-        ) from None
+        raise _failed_authentication("data key", provider_id, field, version, envelope) from None
     if len(data_key) != KEY_BYTES:
-        raise DecryptionError(f"The data key of {provider_id}/{field} v{version} has the wrong length.")
+        raise _failed_authentication("data key", provider_id, field, version, envelope)
     return data_key
 
 
-@sensitive_variables("plaintext", "data_key")
+@sensitive_variables("plaintext", "data_key", "raw")
 def decrypt(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> str:
     if envelope.ciphertext is None or envelope.nonce is None:
         raise PurgedError(f"Secret {provider_id}/{field} v{version} holds no value (cleared or purged).")
     data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
     try:
         raw = AESGCM(data_key).decrypt(
-            bytes(envelope.nonce), bytes(envelope.ciphertext), associated_data(b"data", provider_id, field, version)
+            bytes(envelope.nonce),
+            bytes(envelope.ciphertext),
+            associated_data(b"data", provider_id, field, version, origin=envelope.origin),
         )
     except InvalidTag:
-        raise DecryptionError(
-            f"The ciphertext of {provider_id}/{field} v{version} failed authentication "
-            "(tampered or copied from another row)."
-        ) from None
+        raise _failed_authentication("ciphertext", provider_id, field, version, envelope) from None
     try:
         plaintext = raw.decode("utf-8")
     except UnicodeDecodeError:  # authenticated, so this cannot happen unless written wrongly
-        raise DecryptionError(f"Secret {provider_id}/{field} v{version} is not valid UTF-8.") from None
+        raise DecryptionError(
+            f"Secret {_where(provider_id, field, version, envelope)} is not valid UTF-8; set the secret again.",
+            kid=envelope.kid,
+        ) from None
     register_secret(plaintext)
     return plaintext
 
@@ -270,7 +339,10 @@ def rewrap(envelope: Envelope, *, provider_id: str, field: str, version: int, ri
     data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
     kid = ring.active_kid
     key_nonce = os.urandom(NONCE_BYTES)
-    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid))
+    wrapped = ring.kek(kid).encrypt(
+        key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid, origin=envelope.origin)
+    )
     return Envelope(
-        kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=envelope.nonce, ciphertext=envelope.ciphertext
+        kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=envelope.nonce, ciphertext=envelope.ciphertext,
+        origin=envelope.origin,
     )

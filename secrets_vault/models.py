@@ -5,6 +5,11 @@ value when its action is set/rotate/restore, none when it is a clear. Earlier ro
 restorable for `VAULT_RETENTION_DAYS` after they were superseded; the purge then destroys
 their key material and ciphertext and keeps the metadata.
 
+Each version is bound to the endpoint origin (`scheme://host:port`) it was stored for: the
+origin is in the encryption's associated data, and probes send the value only there. When an
+admin moves a provider's endpoint to another origin, the current version is re-encrypted for
+the new origin in the same transaction (`rebound_at`).
+
 Only `secrets_vault.services` writes these rows, and `rotate_vault_key` / `purge_secrets`
 update their key material; nothing else edits them.
 """
@@ -71,6 +76,11 @@ class SecretVersion(models.Model):
     key_nonce = models.BinaryField(null=True, blank=True, editable=False)
     nonce = models.BinaryField(null=True, blank=True, editable=False)
     ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    # The endpoint origin the value may be sent to. `origin_in_aad` is False only for versions
+    # stored before origins existed: they keep the first associated-data format, and the
+    # migration bound them to their provider's endpoint by this column.
+    origin = models.CharField(max_length=300, blank=True)
+    origin_in_aad = models.BooleanField(default=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -80,6 +90,7 @@ class SecretVersion(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
     rewrapped_at = models.DateTimeField(null=True, blank=True)
+    rebound_at = models.DateTimeField(null=True, blank=True)
 
     objects = SecretVersionQuerySet.as_manager()
 
@@ -112,6 +123,7 @@ class SecretVersion(models.Model):
             key_nonce=bytes(self.key_nonce) if self.key_nonce is not None else b"",
             nonce=bytes(self.nonce) if self.nonce is not None else None,
             ciphertext=bytes(self.ciphertext) if self.ciphertext is not None else None,
+            origin=self.origin if self.origin_in_aad else None,
         )
 
     def store(self, envelope: Envelope) -> None:
@@ -120,3 +132,6 @@ class SecretVersion(models.Model):
         self.key_nonce = envelope.key_nonce
         self.nonce = envelope.nonce
         self.ciphertext = envelope.ciphertext
+        if envelope.origin is not None:
+            self.origin = envelope.origin
+        self.origin_in_aad = envelope.origin is not None

@@ -1,7 +1,9 @@
 """The Secret panel (spec §4.3): a page of its own, apart from the provider's settings.
 
 Admin only (the vault permission). The value field is write-only: never rendered back, not
-even after an error, and `sensitive_post_parameters` keeps it out of error reports.
+even after an error, and `sensitive_post_parameters` keeps it out of error reports. A provider
+whose policy is `none` refuses every action ("No secret required", 409); a stored value that
+cannot be decrypted is shown inline (409) with the key id and what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.views.generic import TemplateView
 
 from accounts.permissions import require_page_permission
 from providers.models import Provider, SecretPolicy
-from secrets_vault import services
+from secrets_vault import crypto, services
 from secrets_vault.api import projection
 from secrets_vault.models import PRIMARY_FIELD, SecretAction, SecretVersion
 
@@ -79,7 +81,11 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
 
     @method_decorator(sensitive_variables("data"))
     def post(self, request, provider_id: str):
+        if self.provider.secret_policy == SecretPolicy.NONE:
+            # The page says "No secret required"; nothing posted is looked at or rendered back.
+            return self.render_to_response(self.get_context_data(), status=409)
         form = SecretForm(request.POST)
+        status = 400
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -93,6 +99,9 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
                 )
             except services.SecretConflict as exc:
                 form.add_error(None, str(exc))
+            except crypto.VaultError as exc:
+                form.add_error(None, str(exc))
+                status = 409
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -103,4 +112,4 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
             # A rejected label may be the value pasted in the wrong box: never render it back.
             form.data = form.data.copy()
             form.data["secret_id_hint"] = ""
-        return self.render_to_response(self.get_context_data(form=form), status=400)
+        return self.render_to_response(self.get_context_data(form=form), status=status)

@@ -4,8 +4,14 @@ Each action is one transaction: the new version row, the previous row marked sup
 the audit event (`secret.updated` / `secret.cleared`). If any of them fails, nothing changes.
 The provider's cached credential is dropped at once and again after commit.
 
+Every value is encrypted for the origin (scheme, host, port) of the provider's endpoint at that
+moment, and probes send it only there; `rebind_secrets` re-encrypts the current values when an
+admin moves the endpoint to another origin (see `secrets_vault.binding`).
+
 State errors (`SecretConflict`) become 409 in the API; bad input raises Django's
-`ValidationError` (400). Neither ever carries the value.
+`ValidationError` (400); a value that cannot be decrypted raises a `crypto.VaultError` (409,
+naming the key id). None of them ever carries the value. A provider whose policy is `none`
+gets `SecretConflict` ("No secret required") before anything else is looked at.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.events import record_event
 from providers.models import Provider, SecretPolicy
+from providers.origins import endpoint_origin
 from secrets_vault import crypto
 from secrets_vault.credentials import drop_credential
 from secrets_vault.logging_filter import mask_text, register_secret
@@ -27,6 +34,8 @@ from secrets_vault.models import PRIMARY_FIELD, SecretAction, SecretField, Secre
 
 VALUE_MAX_LENGTH = 8192
 HINT_MAX_LENGTH = 64
+# Fields whose value is sent in an HTTP header (`Authorization: Bearer <value>`).
+HEADER_FIELDS = (SecretField.API_KEY, SecretField.TOKEN)
 
 
 class SecretConflict(Exception):
@@ -37,8 +46,21 @@ def retention() -> timedelta:
     return timedelta(days=settings.VAULT_RETENTION_DAYS)
 
 
+@sensitive_variables("value", "char")
+def header_problem(value: str) -> str | None:
+    """What keeps `value` out of an HTTP header, in words that do not show it; None when it fits."""
+    for char in value:
+        if char in "\r\n":
+            return "a line break"
+        if char < " " or char == "\x7f":
+            return "a control character"
+        if char > "~":
+            return "a non-ASCII character"
+    return None
+
+
 @sensitive_variables("value")
-def validate_value(value) -> None:
+def validate_value(value, field: str = PRIMARY_FIELD) -> None:
     if not isinstance(value, str):
         raise ValidationError({"value": ["Must be a string."]})
     if not 1 <= len(value) <= VALUE_MAX_LENGTH:
@@ -47,6 +69,13 @@ def validate_value(value) -> None:
         raise ValidationError({"value": ["Must not start or end with whitespace."]})
     if "\x00" in value:
         raise ValidationError({"value": ["Must not contain a NUL character."]})
+    problem = header_problem(value) if field in HEADER_FIELDS else None
+    if problem:
+        raise ValidationError(
+            {"value": [f"Must be printable ASCII (letters, digits, punctuation, spaces): it is sent in an HTTP "
+                       f"header (Authorization: Bearer …), and this value contains {problem}. Copy the key again "
+                       "without it."]}
+        )
 
 
 @sensitive_variables("value")
@@ -66,7 +95,10 @@ def _actor_name(actor) -> str:
 def _lock_current(provider: Provider, field: str) -> SecretVersion | None:
     # Lock the provider row so two actions on one provider queue up (PostgreSQL; SQLite
     # serialises writers anyway); the unique constraints catch anything that slips past.
-    Provider.objects.select_for_update().filter(pk=provider.pk).first()
+    # The endpoint is read under the lock: the value is bound to the origin it has now.
+    locked = Provider.objects.select_for_update().filter(pk=provider.pk).only("endpoint").first()
+    if locked is not None:
+        provider.endpoint = locked.endpoint
     return SecretVersion.objects.current().filter(provider_id=provider.pk, field=field).first()
 
 
@@ -108,8 +140,9 @@ def _write(
         created_by_name=_actor_name(actor),
         created_at=now,
     )
+    origin = endpoint_origin(provider.endpoint)
     if value is not None:
-        row.store(crypto.encrypt(value, provider_id=provider.pk, field=field, version=version))
+        row.store(crypto.encrypt(value, provider_id=provider.pk, field=field, version=version, origin=origin))
     try:
         with transaction.atomic():
             row.save(force_insert=True)
@@ -122,6 +155,8 @@ def _write(
     if restored_from is not None:
         summary += f" from version {restored_from}"
     payload = {"action": action, "field": field, "version": version, "secret_id_hint": hint}
+    if value is not None:
+        payload["origin"] = origin
     if restored_from is not None:
         payload["restored_from"] = restored_from
     record_event(
@@ -140,10 +175,10 @@ def _write(
 @transaction.atomic
 def set_secret(provider: Provider, value: str, *, field: str = PRIMARY_FIELD, hint: str = "", actor=None) -> SecretVersion:
     """Store a first value; 409 when one is present (use rotate)."""
-    validate_value(value)
+    _check_policy(provider)
+    validate_value(value, field)
     register_secret(value)
     validate_hint(hint, value)
-    _check_policy(provider)
     current = _lock_current(provider, field)
     if current is not None and current.holds_value:
         raise SecretConflict("A secret is already set; use 'rotate' to replace it.")
@@ -154,10 +189,10 @@ def set_secret(provider: Provider, value: str, *, field: str = PRIMARY_FIELD, hi
 @transaction.atomic
 def rotate_secret(provider: Provider, value: str, *, field: str = PRIMARY_FIELD, hint: str = "", actor=None) -> SecretVersion:
     """Replace the present value; the previous one stays restorable for the retention window."""
-    validate_value(value)
+    _check_policy(provider)
+    validate_value(value, field)
     register_secret(value)
     validate_hint(hint, value)
-    _check_policy(provider)
     current = _lock_current(provider, field)
     if current is None or not current.holds_value:
         raise SecretConflict("No secret is set; use 'set' to store one.")
@@ -179,7 +214,7 @@ def clear_secret(provider: Provider, *, field: str = PRIMARY_FIELD, actor=None) 
 def restore_secret(
     provider: Provider, version: int, *, field: str = PRIMARY_FIELD, hint: str | None = None, actor=None
 ) -> SecretVersion:
-    """Bring back the value of an earlier version as a new version."""
+    """Bring back the value of an earlier version as a new version, bound to the endpoint's origin now."""
     _check_policy(provider)
     current = _lock_current(provider, field)
     source = SecretVersion.objects.filter(provider_id=provider.pk, field=field, version=version).first()
@@ -213,6 +248,7 @@ def apply_action(
     actor=None,
 ) -> SecretVersion:
     """Dispatch one of the four actions (the API's entry point)."""
+    _check_policy(provider)
     if action == SecretAction.SET:
         return set_secret(provider, value, field=field, hint=hint or "", actor=actor)
     if action == SecretAction.ROTATE:
@@ -222,3 +258,43 @@ def apply_action(
     if action == SecretAction.RESTORE:
         return restore_secret(provider, version, field=field, hint=hint, actor=actor)
     raise ValidationError({"action": ["Use set, rotate, clear or restore."]})
+
+
+@sensitive_variables("value")
+def rebind_secrets(provider: Provider, origin: str, *, actor=None) -> list[SecretVersion]:
+    """Re-encrypt every current value of `provider` for `origin`, each with a `secret.updated` event.
+
+    Runs inside the transaction that moves the provider's endpoint (`secrets_vault.binding`):
+    the version number and the value stay, the ciphertext, its data key and its origin change.
+    Superseded versions keep the origin they were stored for; a restore binds its value to the
+    endpoint's origin of the moment. Raises `crypto.VaultError` when a value cannot be decrypted.
+    """
+    rows = list(
+        SecretVersion.objects.select_for_update().current().with_value().filter(provider_id=provider.pk).order_by("field")
+    )
+    now = timezone.now()
+    who = _actor_name(actor)
+    rebound: list[SecretVersion] = []
+    for row in rows:
+        if row.origin == origin and row.origin_in_aad:
+            continue
+        before = row.origin
+        value = crypto.decrypt(row.envelope(), provider_id=provider.pk, field=row.field, version=row.version)
+        row.store(crypto.encrypt(value, provider_id=provider.pk, field=row.field, version=row.version, origin=origin))
+        row.rebound_at = now
+        row.save(update_fields=["kid", "wrapped_key", "key_nonce", "nonce", "ciphertext", "origin", "origin_in_aad",
+                                "rebound_at"])
+        record_event(
+            "secret.updated",
+            provider_id=provider.pk,
+            actor=actor,
+            summary=(f"{who} re-bound the {SecretField(row.field).label.lower()} of {provider.name} "
+                     f"(version {row.version}) to {origin}, the endpoint's new origin"),
+            payload={"action": "rebind", "field": row.field, "version": row.version,
+                     "origin_before": before, "origin": origin},
+        )
+        rebound.append(row)
+    if rebound:
+        drop_credential(provider.pk)
+        transaction.on_commit(lambda: drop_credential(provider.pk))
+    return rebound

@@ -3,6 +3,10 @@
 Both need the vault permission (`secrets_vault.manage_secrets`, only the admin group):
 viewers get 403, anonymous 401, users who may not even see the provider 404. Every response,
 errors included, carries `Cache-Control: no-store`. The value is never echoed.
+
+A provider whose secret policy is `none` answers every action with 409 "No secret required",
+whatever the body holds. A stored value that cannot be decrypted (its key id is no longer in
+VAULT_KEYS, or it fails authentication) is a 409 naming the key id and what to do.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from accounts.permissions import RolePermission, ViewableQuerysetMixin
 from config.api import NoStoreMixin
 from config.exceptions import Conflict
-from providers.models import Provider
-from secrets_vault import services
+from providers.models import Provider, SecretPolicy
+from secrets_vault import crypto, services
 from secrets_vault.api import project_row
 from secrets_vault.models import PRIMARY_FIELD, SecretVersion
 from secrets_vault.serializers import SecretActionSerializer, SecretProjectionSerializer, SecretVersionSerializer
@@ -54,11 +58,14 @@ class SecretActionView(VaultView):
         request=SecretActionSerializer,
         responses={200: SecretProjectionSerializer},
         summary="Set, rotate, clear or restore the provider's secret",
-        description="Admin only (vault permission). Never echoes the value; 409 when the action does not fit the state.",
+        description="Admin only (vault permission). Never echoes the value; 409 when the action does not fit the "
+        "state, when the provider's secret policy is none, or when a stored value cannot be decrypted.",
     )
     @method_decorator(sensitive_variables())
     def post(self, request, provider_id: str):
         provider = self.get_provider()
+        if provider.secret_policy == SecretPolicy.NONE:  # before the body is even read
+            raise Conflict("No secret required: this provider's secret policy is 'none'.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -72,7 +79,7 @@ class SecretActionView(VaultView):
                 field=PRIMARY_FIELD,
                 actor=request.user,
             )
-        except services.SecretConflict as exc:
+        except (services.SecretConflict, crypto.VaultError) as exc:
             raise Conflict(str(exc)) from None
         projection = project_row(
             {

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from secrets_vault import crypto
 from secrets_vault.models import SecretVersion
 
@@ -110,9 +111,14 @@ def test_the_canary_secret_leaks_nowhere(
             ("get", "/api/providers?search=canary", None),
             ("get", f"/api/providers/{pid}", None),
             ("patch", f"/api/providers/{pid}", {"priority": 5}),
+            # Another origin and back: admins re-bind the secret each way (audited), others get 403.
+            ("patch", f"/api/providers/{pid}", {"endpoint": "http://127.0.0.1:10/v1"}),
+            ("post", f"/api/providers/{pid}/test", {"deep": False}),
+            ("patch", f"/api/providers/{pid}", {"endpoint": "http://127.0.0.1:9/v1"}),
             ("get", f"/api/providers/{pid}/secret/versions", None),
             ("post", f"/api/providers/{pid}/secret", {"action": "set", "value": canary}),  # 409 for admin
             ("post", f"/api/providers/{pid}/secret", {"action": "set", "value": " " + canary}),  # 400
+            ("post", f"/api/providers/{pid}/secret", {"action": "rotate", "value": canary + "\r\nX-Other: 1"}),  # 400
             ("post", f"/api/providers/{pid}/secret", {"action": "set", "value": canary, "secret_id_hint": canary}),
             ("post", f"/api/providers/{pid}/test", {"deep": False}),
             ("post", "/api/providers/test-all", {}),
@@ -146,6 +152,8 @@ def test_the_canary_secret_leaks_nowhere(
                     where = f"{method.upper()} {url} ({role}, {'session' if session else 'token'}) -> {response.status_code}"
                     leaks += find(forms, response.content, where)
                     leaks += find(forms, str(response.headers), where + " headers")
+
+        assert AuditEvent.objects.filter(event="secret.updated", payload__action="rebind").count() == 4
 
         # Every websocket payload broadcast while all this happened.
         for message in drain(layer, channel):

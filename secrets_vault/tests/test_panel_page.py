@@ -80,8 +80,13 @@ def test_policy_none_shows_disabled_actions_with_an_inline_message(client, admin
     page = client.get("/providers/local/secret/").content.decode()
     assert 'data-testid="no-secret"' in page and "No secret required" in page
     response = client.post("/providers/local/secret/", {"action": "set", "value": "x-value-1"})
-    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.status_code == HTTPStatus.CONFLICT
     assert "No secret required" in response.content.decode()
+    # Whatever else is wrong with the form: the policy answers first.
+    for body in ({"action": "bogus"}, {}, {"action": "set", "value": " spaced\r\n"}):
+        response = client.post("/providers/local/secret/", body)
+        assert response.status_code == HTTPStatus.CONFLICT
+        assert "No secret required" in response.content.decode()
     detail = client.get("/providers/local/").content.decode()
     assert "No secret required" in detail and 'data-testid="manage-secret"' not in detail
 

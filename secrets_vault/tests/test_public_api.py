@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from providers.models import Provider
+from providers.origins import endpoint_origin
 from secrets_vault import api, credentials, crypto
 from secrets_vault.models import SecretField, SecretVersion
 from secrets_vault.services import clear_secret, restore_secret, rotate_secret, set_secret
@@ -22,6 +23,7 @@ def test_a_provider_that_never_had_a_secret_projects_to_the_empty_projection(pro
     assert api.EMPTY_PROJECTION == {
         "secret_present": False, "secret_version": None, "secret_last_rotated_at": None,
         "secret_touched_by": None, "secret_touched_at": None, "secret_id_hint": None,
+        "secret_origin": None, "secret_bound_to_endpoint": False,
     }
     with pytest.raises(TypeError):
         api.EMPTY_PROJECTION["secret_present"] = True  # type: ignore[index]
@@ -39,6 +41,8 @@ def test_the_projection_of_a_present_secret(provider, admin_user):
         "secret_touched_by": "alice",
         "secret_touched_at": row.created_at,
         "secret_id_hint": "feb",
+        "secret_origin": endpoint_origin(provider.endpoint),
+        "secret_bound_to_endpoint": True,
     }
     assert isinstance(result["secret_last_rotated_at"], datetime)
 
@@ -54,6 +58,8 @@ def test_the_projection_after_clear_is_not_present_but_touched(provider, admin_u
         "secret_touched_by": "alice",
         "secret_touched_at": cleared.created_at,
         "secret_id_hint": None,
+        "secret_origin": None,
+        "secret_bound_to_endpoint": False,
     }
 
 
@@ -210,3 +216,33 @@ def test_an_unknown_kid_fails_closed(provider, admin_user, settings):
 
     with pytest.raises(crypto.UnknownKeyError):
         api.get_credential(provider)
+
+
+# --- get_bound_credential: the value and the origin it may be sent to ---------------------------------
+
+
+def test_get_bound_credential_carries_the_origin_and_never_prints_the_value(provider, admin_user):
+    assert api.get_bound_credential(provider) is None
+    set_secret(provider, VALUE, actor=admin_user)
+
+    credential = api.get_bound_credential(provider)
+
+    assert (credential.value, credential.origin) == (VALUE, endpoint_origin(provider.endpoint))
+    assert VALUE not in repr(credential) and VALUE not in str(credential) and VALUE not in f"{[credential]}"
+    assert api.get_credential(provider) == VALUE
+
+
+def test_the_projection_says_whether_the_secret_is_bound_to_the_endpoint(provider_factory, admin_user,
+                                                                          django_assert_num_queries):
+    moved, kept = provider_factory(), provider_factory()
+    set_secret(moved, VALUE, actor=admin_user)
+    set_secret(kept, VALUE, actor=admin_user)
+    Provider.objects.filter(pk=moved.pk).update(endpoint="https://elsewhere.example.test/v1")
+    Provider.objects.filter(pk=kept.pk).update(endpoint=kept.endpoint.replace("/v1", "/v2"))  # same origin
+
+    with django_assert_num_queries(1):  # the current versions joined with their providers' endpoints
+        result = api.projections_for([moved.pk, kept.pk])
+
+    assert result[moved.pk]["secret_bound_to_endpoint"] is False
+    assert result[moved.pk]["secret_origin"] == endpoint_origin(moved.endpoint)
+    assert result[kept.pk]["secret_bound_to_endpoint"] is True

@@ -68,7 +68,8 @@ class Command(BaseCommand):
                 SecretVersion.objects.select_for_update()
                 .filter(pk__in=ids, wrapped_key__isnull=False)
                 .exclude(kid=ring.active_kid)
-                .only("pk", "provider_id", "field", "version", "kid", "wrapped_key", "key_nonce", "nonce", "ciphertext")
+                .only("pk", "provider_id", "field", "version", "kid", "wrapped_key", "key_nonce", "nonce", "ciphertext",
+                      "origin", "origin_in_aad")
             )
             changed = 0
             for row in rows:
