@@ -38,6 +38,7 @@ def routing_input(provider: Provider, context: ProviderContext) -> RoutingInput:
         priority=provider.priority,
         secret_policy=provider.secret_policy,
         secret_present=bool(context.secret(provider.id)["secret_present"]),
+        secret_bound=bool(context.secret(provider.id).get("secret_bound_to_endpoint")),
         models=tuple(provider.models),
         last_error_code=health["last_error_code"],
         last_checked_at=health["last_checked_at"],

@@ -29,6 +29,9 @@ class RoutingInput:
     secret_policy: str
     secret_present: bool
     models: tuple[str, ...]
+    # Whether the present secret is bound to the endpoint's current origin (a probe sends it
+    # only there); a required secret bound elsewhere does not count as usable.
+    secret_bound: bool = True
     display_name: str = ""
     enabled: bool = True
     archived: bool = False
@@ -124,8 +127,13 @@ def missing_secret(p: RoutingInput) -> bool:
     return p.secret_policy == "required" and not p.secret_present
 
 
+def secret_elsewhere(p: RoutingInput) -> bool:
+    """A required secret that is present but bound to another origin than the endpoint's."""
+    return p.secret_policy == "required" and p.secret_present and not p.secret_bound
+
+
 def is_usable(p: RoutingInput) -> bool:
-    return p.status != "unreachable" and not missing_secret(p)
+    return p.status != "unreachable" and not missing_secret(p) and not secret_elsewhere(p)
 
 
 def _failure(p: RoutingInput) -> str:
@@ -140,6 +148,8 @@ def _problem(p: RoutingInput) -> tuple[str, str]:
     """reason_code and wording for a candidate that cannot serve."""
     if p.status == "unreachable":
         return "unreachable", f"is {_failure(p)}"
+    if secret_elsewhere(p):
+        return "secret_origin_mismatch", "has its secret set for another origin than its endpoint's"
     return "missing_secret", "needs a secret (secret_policy=required) and none is stored"
 
 
