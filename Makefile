@@ -8,6 +8,9 @@ SIMULATOR_PORT ?= 8900
 # Debian's Chromium drives the browser tests; Playwright never downloads a browser of its own.
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# DEBUG is off by default (config/settings.py); the local demo turns it on, which gives it the
+# development SECRET_KEY and vault key file under var/. `DEBUG=0 make run` keeps it off.
+migrate seed run: export DEBUG ?= 1
 
 .PHONY: run test lint install install-dev browser redis-server migrate seed bench screenshots clean
 

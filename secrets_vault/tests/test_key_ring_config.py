@@ -112,3 +112,34 @@ def test_the_asgi_application_refuses_to_load_without_keys_when_debug_is_off(tmp
     assert result.returncode != 0
     assert "VAULT_KEYS is not set" in result.stderr
     assert not (tmp_path / "vault.keys").exists()
+
+
+def _settings_value(tmp_path, expression: str, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "VAR_DIR": str(tmp_path), "VAULT_KEY_FILE": str(tmp_path / "vault.keys")}
+    for name in ("DEBUG", "SECRET_KEY"):  # the suite imports its settings with DEBUG=1 (config/test_settings.py)
+        environment.pop(name, None)
+    environment.update(env)
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_debug_is_off_unless_the_environment_turns_it_on(tmp_path):
+    off = _settings_value(tmp_path, "settings.DEBUG, settings.SESSION_COOKIE_SECURE", SECRET_KEY="x" * 50)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == "False True"
+
+    on = _settings_value(tmp_path, "settings.DEBUG", DEBUG="1")
+    assert on.stdout.strip() == "True", on.stderr
+
+
+def test_without_debug_a_secret_key_is_required(tmp_path):
+    result = _settings_value(tmp_path, "settings.DEBUG")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_make_run_turns_debug_on_for_the_local_demo():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "migrate seed run: export DEBUG ?= 1" in makefile
