@@ -56,7 +56,6 @@ def body_endpoints(admin_client, provider_id: str) -> list[tuple[str, str]]:
 def test_every_endpoint_with_a_body_answers_400_to_json_nested_1000_levels(admin_client, provider_factory):
     provider_factory(id="p1")
     endpoints = body_endpoints(admin_client, "p1")
-    assert len(endpoints) >= 7  # create, patch, restore, secret, test, test-all, preview at least
 
     refused = set()
     for method, path in endpoints:

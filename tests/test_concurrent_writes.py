@@ -65,8 +65,9 @@ def test_fifty_concurrent_writes_get_no_server_error(site):
         secret = api.post(site.url + f"/api/providers/{provider_id}/secret", json={"action": "set", "value": "canary-initial"}, timeout=10)
         assert secret.status_code == HTTPStatus.OK, secret.text
 
+    # Priorities far from the default (100), so every PATCH changes something and is audited.
     writes = (
-        [("PATCH", f"/api/providers/{PROVIDERS[i % 8]}", {"priority": 100 + i}) for i in range(PATCHES)]
+        [("PATCH", f"/api/providers/{PROVIDERS[i % 8]}", {"priority": 1000 + i}) for i in range(PATCHES)]
         + [("POST", f"/api/providers/{PROVIDERS[i % 8]}/secret", {"action": "rotate", "value": f"canary-{i}"}) for i in range(ROTATIONS)]
         + [("POST", "/api/providers/test-all", {}) for _ in range(RUN_ALLS)]
     )
