@@ -38,7 +38,7 @@ def if_match_versions(header: str | None) -> set[int] | None:
     if "*" in candidates:
         return None
     tags = (c.removeprefix("W/").strip('"') for c in candidates)
-    return {int(tag) for tag in tags if tag.isdigit() and len(tag) <= 18}
+    return {int(tag) for tag in tags if tag.isascii() and tag.isdigit() and len(tag) <= 18}
 
 
 class ProviderViewSet(

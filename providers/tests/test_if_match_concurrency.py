@@ -85,3 +85,24 @@ def test_a_stale_if_match_is_refused_by_the_service_itself(admin_user, provider_
         services.archive_provider(provider, actor=admin_user, expected_version={1, 3})
     fresh = Provider.objects.get(pk="p1")
     assert (fresh.priority, fresh.version, fresh.archived_at) == (7, 2, None)
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ('"1"', HTTPStatus.OK),
+        ('W/"1"', HTTPStatus.OK),
+        ("*", HTTPStatus.OK),
+        ('"7", "1"', HTTPStatus.OK),
+        ('"7"', HTTPStatus.PRECONDITION_FAILED),
+        ('"²"', HTTPStatus.PRECONDITION_FAILED),  # a Unicode digit is no version
+        ('"abc"', HTTPStatus.PRECONDITION_FAILED),
+        ('"' + "9" * 40 + '"', HTTPStatus.PRECONDITION_FAILED),
+        ("", HTTPStatus.PRECONDITION_FAILED),
+    ],
+)
+def test_if_match_forms_answer_200_or_412_never_500(admin_client, provider_factory, header, expected):
+    provider_factory(id="p1")
+    response = admin_client.patch("/api/providers/p1", {"priority": 3}, format="json", HTTP_IF_MATCH=header)
+    assert response.status_code == expected, response.content
+    assert Provider.objects.get(pk="p1").version == (2 if expected == HTTPStatus.OK else 1)
