@@ -1,30 +1,25 @@
-"""Migration 0002: versions stored before origins are bound to their provider's endpoint and still decrypt."""
+"""Migration 0002: versions stored before origins are bound to their provider's endpoint and still decrypt.
+
+The schema part of the migration is checked with every other migration (models and migrations
+agree); this runs its data step on rows as the vault wrote them before origins existed.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.apps import apps
 
 from secrets_vault import crypto
 from secrets_vault.credentials import clear_credential_cache, get_bound_credential
 from secrets_vault.models import SecretVersion
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db
 
-BEFORE = [("secrets_vault", "0001_initial")]
-
-
-def migrate(targets=None):
-    """Migrate to `targets` (default: every app's latest migration); the app registry of that state."""
-    executor = MigrationExecutor(connection)
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
+migration = importlib.import_module("secrets_vault.migrations.0002_secretversion_origin")
 
 
 def first_format(value: str, where: dict) -> dict:
@@ -41,27 +36,32 @@ def first_format(value: str, where: dict) -> dict:
     }
 
 
-def test_existing_versions_are_bound_to_the_endpoint_origin_and_still_decrypt():
-    crypto.reset_key_ring_cache()
-    clear_credential_cache()
-    old_apps = migrate(BEFORE)
-    Provider = old_apps.get_model("providers", "Provider")
-    OldVersion = old_apps.get_model("secrets_vault", "SecretVersion")
-    Provider.objects.create(id="mig-a", name="mig-a", kind="openai_compatible", endpoint="https://API.Example.com/v1",
-                            default_model="m", secret_policy="required")
-    Provider.objects.create(id="mig-b", name="mig-b", kind="openai_compatible", endpoint="http://10.0.0.5:8080/v1",
-                            default_model="m", secret_policy="required")
+def test_existing_versions_are_bound_to_the_endpoint_origin_and_still_decrypt(provider_factory):
+    provider_factory(id="mig-a", endpoint="https://API.Example.com/v1")
+    provider_factory(id="mig-b", endpoint="http://10.0.0.5:8080/v1")
+    provider_factory(id="mig-c", endpoint="http://[::1]:11434")
     for pid, value in (("mig-a", "sk-before-origins-a1"), ("mig-b", "sk-before-origins-b1")):
         where = {"provider_id": pid, "field": "api_key", "version": 1}
-        OldVersion.objects.create(provider_id=pid, field="api_key", version=1, action="set", is_current=True,
-                                  created_by_name="system", **first_format(value, where))
+        # As the schema step leaves an old row: origin "" and the field's default.
+        SecretVersion.objects.create(provider_id=pid, field="api_key", version=1, action="set", is_current=True,
+                                     created_by_name="system", **first_format(value, where))
+    SecretVersion.objects.create(provider_id="mig-c", field="api_key", version=1, action="clear", is_current=True)
 
-    migrate()
-    migrated = {row.provider_id: row for row in SecretVersion.objects.all()}
+    migration.bind_existing_versions(apps, None)
 
-    assert migrated["mig-a"].origin == "https://api.example.com:443" and migrated["mig-a"].origin_in_aad is False
-    assert migrated["mig-b"].origin == "http://10.0.0.5:8080" and migrated["mig-b"].origin_in_aad is False
+    rows = {row.provider_id: row for row in SecretVersion.objects.all()}
+    assert (rows["mig-a"].origin, rows["mig-a"].origin_in_aad) == ("https://api.example.com:443", False)
+    assert (rows["mig-b"].origin, rows["mig-b"].origin_in_aad) == ("http://10.0.0.5:8080", False)
+    assert rows["mig-c"].origin == "http://[::1]:11434"
+    clear_credential_cache()
     credential = get_bound_credential("mig-a")
     assert (credential.value, credential.origin) == ("sk-before-origins-a1", "https://api.example.com:443")
     assert get_bound_credential("mig-b").value == "sk-before-origins-b1"
     clear_credential_cache()
+
+
+def test_the_migration_keeps_a_copy_of_the_origin_rule():
+    from providers.origins import endpoint_origin
+
+    for url in ("https://API.example.com/v1", "http://h:8080", "http://[::1]:11434/x", "https://h:443/", "ftp://h", ""):
+        assert migration.endpoint_origin(url) == endpoint_origin(url)
