@@ -180,7 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "config.renderers.BrowsableAPIRenderer",
@@ -208,6 +208,20 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Configure LLM inference providers, their encrypted credentials, health checks and the routing chain.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response shapes apart (`ProviderRequest` has no read-only fields), and JSON
+    # bodies only: the form parsers serve the browsable API's HTML forms, not integrators.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # One name per set of values that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "ProviderStatusEnum": "providers.models.Status",
+        "OperatorStatusEnum": "providers.models.OPERATOR_STATUSES",
+        "CheckStatusEnum": ["pass", "fail"],
+        "SecretActionEnum": "secrets_vault.models.SecretAction",
+        "SecretValueActionEnum": ["set", "rotate"],
+        "SecretClearActionEnum": ["clear"],
+        "SecretRestoreActionEnum": ["restore"],
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

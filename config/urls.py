@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api import ApiRootView
+from config.api import ApiRootView, api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/", include("providers.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Anything else under /api/ (an id that cannot be one, a mistyped path): a JSON 404.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
     path("", include("accounts.urls")),
     path("", include("health.page_urls")),
     path("", include("secrets_vault.page_urls")),

@@ -11,6 +11,8 @@ from rest_framework import serializers
 from config.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
 from health.models import HealthCheck
+from providers.models import Status
+from providers.serializers import ProviderHealthSerializer
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -37,6 +39,24 @@ class TestAllRequestSerializer(StrictSerializer):
     )
 
 
+class MetricsBucketSerializer(serializers.Serializer):
+    """One minute of `series`: checks made, how many failed, latency of the passing ones."""
+
+    start = serializers.DateTimeField()
+    checks = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    latency_ms_avg = serializers.FloatField(allow_null=True)
+    latency_ms_p95 = serializers.FloatField(allow_null=True)
+
+
+class MetricsSerializer(ProviderHealthSerializer):
+    """`GET /api/providers/{id}/metrics`: the provider's health figures and the last hour in
+    1-minute buckets, oldest first (`metrics_response()` writes it)."""
+
+    provider_id = serializers.CharField()
+    series = MetricsBucketSerializer(many=True)
+
+
 class CheckResultSerializer(serializers.ModelSerializer):
     """The check result of API.md; the same shape for test, test-all, history and events.
 
@@ -45,7 +65,8 @@ class CheckResultSerializer(serializers.ModelSerializer):
     """
 
     provider_id = serializers.CharField(read_only=True)
-    status = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=["pass", "fail"], read_only=True)
+    provider_status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     error_message = serializers.SerializerMethodField()
     model = serializers.SerializerMethodField()
 
@@ -59,9 +80,6 @@ class CheckResultSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: HealthCheck) -> dict[str, Any]:
         return check_result(instance)
-
-    def get_status(self, check: HealthCheck) -> str:
-        return check.result_status
 
     def get_error_message(self, check: HealthCheck) -> str | None:
         return check.error_message or None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -20,6 +19,7 @@ from health.models import HealthCheck
 from health.runner import UnknownProviders, providers_to_check, run_checks
 from health.serializers import (
     CheckResultSerializer,
+    MetricsSerializer,
     TestAllRequestSerializer,
     TestRequestSerializer,
     check_result,
@@ -109,6 +109,8 @@ class ProviderTestAllView(HealthAPIView):
 
 
 class ProviderHistoryView(ProviderHealthAPIView):
+    pagination_class = api_settings.DEFAULT_PAGINATION_CLASS  # what get() pages with; the schema reads it
+
     @extend_schema(responses=CheckResultSerializer(many=True))
     def get(self, request: Request, provider_id: str) -> Response:
         provider = self.get_provider()
@@ -119,7 +121,7 @@ class ProviderHistoryView(ProviderHealthAPIView):
 
 
 class ProviderMetricsView(ProviderHealthAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=MetricsSerializer)
     def get(self, request: Request, provider_id: str) -> Response:
         provider = self.get_provider()
         return Response(

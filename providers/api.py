@@ -17,13 +17,19 @@ from rest_framework.response import Response
 from accounts.permissions import ViewableQuerysetMixin, method_permission
 from config.api import NoStoreMixin
 from config.exceptions import Conflict, PreconditionFailed
+from config.schema import ErrorSerializer
 from providers import services
 from providers.access import metadata_masker
 from providers.chain import ProviderContext, current_chain, routing_input
 from providers.filters import ProviderFilter
 from providers.models import Provider
 from providers.routing import compute_chain
-from providers.serializers import ProviderSerializer, RoutingPreviewSerializer
+from providers.serializers import (
+    ChainPreviewSerializer,
+    ChainSerializer,
+    ProviderSerializer,
+    RoutingPreviewSerializer,
+)
 from providers.signals import ChangeConflict
 
 
@@ -124,6 +130,7 @@ class ProviderViewSet(
             raise Conflict(str(exc)) from None
         return self._respond(provider)
 
+    @extend_schema(responses={200: ProviderSerializer}, description="Archive (reversible): the provider, with `archived_at`.")
     def destroy(self, request, *args, **kwargs):
         provider = self.get_object()
         try:
@@ -132,6 +139,7 @@ class ProviderViewSet(
             raise PreconditionFailed(str(exc)) from None
         return self._respond(archived)
 
+    @extend_schema(request=None, responses=ProviderSerializer, description="Un-archive: the provider again.")
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         provider = self.get_object()
@@ -146,7 +154,7 @@ class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
     def required_permission(self, request: Request) -> str:
         return "providers.view_provider"
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=ChainSerializer)
     def get(self, request: Request) -> Response:
         chain, _, _ = current_chain()
         return Response(chain.to_dict())
@@ -162,6 +170,10 @@ class RoutingPreviewView(NoStoreMixin, generics.GenericAPIView):
         # A preview changes nothing, so viewers may ask "what if".
         return "providers.view_provider"
 
+    @extend_schema(
+        request=RoutingPreviewSerializer,
+        responses={200: ChainPreviewSerializer, 404: ErrorSerializer},  # 404: provider_id names no provider
+    )
     def post(self, request: Request) -> Response:
         body = RoutingPreviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,7 +15,7 @@ from config.serializers import StrictFieldsMixin
 from core.parsers import JSONSerializerField
 from core.timefmt import iso_utc
 from providers import validators as v
-from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, default_secret_policy
+from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, Status, default_secret_policy
 
 WRITABLE_FIELDS = (
     "id", "name", "display_name", "kind", "endpoint", "default_model", "fallback_models",
@@ -62,19 +63,142 @@ class SecretTextField(SecretProjectionField):
     pass
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+class SecretTimeField(SecretProjectionField):
+    pass
+
+
+# The rules of providers/validators.py, as the schema states them to integrators.
+MODEL_NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": v.MODEL_NAME_MAX, "pattern": r"^\S([\s\S]*\S)?$"}
+# (OpenAPI 3.0 has no propertyNames: keys are 1 to JSON_KEY_MAX characters, the server says so.)
+JSON_OBJECT_SCHEMA = {"type": "object", "maxProperties": v.JSON_OBJECT_MAX_KEYS}
+SCALAR_SCHEMA = {"anyOf": [{"type": t} for t in ("string", "number", "boolean")], "nullable": True}
+
+
+@extend_schema_field(MODEL_NAME_SCHEMA)
+class ModelNameField(serializers.CharField):
+    """`default_model`: no leading or trailing space."""
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"})
+class NameField(serializers.CharField):
+    """`name`: not blank."""
+
+
+@extend_schema_field({
+    "type": "string", "format": "uri", "maxLength": 2048,
+    "description": "An http:// or https:// URL, without credentials (user:password@, ?api_key=…).",
+})
+class EndpointField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({
+    "type": "array", "items": MODEL_NAME_SCHEMA, "maxItems": v.FALLBACK_MODELS_MAX, "uniqueItems": True,
+    "description": "Models tried after `default_model`, in order; not the default model itself.",
+})
+class ModelNamesField(JSONSerializerField):
+    """`fallback_models`: a JSON list of model names."""
+
+
+@extend_schema_field({**JSON_OBJECT_SCHEMA, "additionalProperties": {}})
+class CapabilitiesField(JSONSerializerField):
+    """`capabilities`: a JSON object."""
+
+
+@extend_schema_field({
+    **JSON_OBJECT_SCHEMA,
+    "additionalProperties": {"anyOf": [SCALAR_SCHEMA, {"type": "array", "items": SCALAR_SCHEMA}]},
+    "description": "Non-sensitive labels; a key that looks like a credential (key, token, secret, password, "
+    "auth, credential) is refused. Viewers read every value as \"***\".",
+})
+class MetadataField(JSONSerializerField):
+    """`metadata`: a flat JSON object."""
+
+
+class StatusField(serializers.ChoiceField):
+    """`status`: an operator sends active, standby or disabled; a provider reads any status,
+    health's degraded and unreachable included."""
+
+
+class StatusFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = StatusField
+
+    def map_serializer_field(self, auto_schema, direction):
+        values = [s.value for s in OPERATOR_STATUSES] if direction == "request" else list(Status.values)
+        return {"type": "string", "enum": values}
+
+
+# --- what the responses hold besides the provider's own fields, for the OpenAPI schema ---
+
+
+class ProviderHealthSerializer(serializers.Serializer):
+    """`health` of a provider (and the figures of `GET …/metrics`); null until the first check."""
+
+    latency_ms_last = serializers.IntegerField(allow_null=True)
+    latency_ms_avg_5m = serializers.FloatField(allow_null=True)
+    latency_ms_p95_5m = serializers.FloatField(allow_null=True)
+    success_rate_5m = serializers.FloatField(allow_null=True)
+    failure_count_last_1m = serializers.IntegerField(allow_null=True)
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    last_error_code = serializers.CharField(allow_null=True)
+    last_error_message = serializers.CharField(allow_null=True)
+
+
+class RoutingIntentSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["primary", "fallback", "excluded"])
+    position = serializers.IntegerField(allow_null=True)
+    targets = serializers.ListField(child=serializers.CharField())
+    next_provider_id = serializers.CharField(allow_null=True)
+
+
+class ChainNodeSerializer(serializers.Serializer):
+    provider_id = serializers.CharField()
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    position = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    models = serializers.ListField(child=serializers.CharField())
+    state = serializers.ChoiceField(choices=["active", "standby", "skipped"])
+    reason_code = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ChainExcludedSerializer(serializers.Serializer):
+    provider_id = serializers.CharField()
+    reason_code = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ChainSerializer(serializers.Serializer):
+    """The routing chain of API.md (`providers.routing.Chain.to_dict()`)."""
+
+    nodes = ChainNodeSerializer(many=True)
+    active_provider_id = serializers.CharField(allow_null=True)
+    active_reason = serializers.CharField()
+    excluded = ChainExcludedSerializer(many=True)
+    computed_at = serializers.DateTimeField()
+
+
+class ChainPreviewSerializer(ChainSerializer):
+    """The chain as if a change were applied, and whether it differs from the chain now."""
+
+    changed = serializers.BooleanField()
+
+
 class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     id = serializers.RegexField(
         v.PROVIDER_ID_RE,
         max_length=63,
         error_messages={"invalid": "Use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit."},
     )
-    name = serializers.CharField(max_length=100)
-    endpoint = serializers.CharField(max_length=2048, validators=[v.validate_endpoint])
-    default_model = serializers.CharField(max_length=v.MODEL_NAME_MAX, validators=[v.validate_model_name], trim_whitespace=False)
+    name = NameField(max_length=100)
+    endpoint = EndpointField(max_length=2048, validators=[v.validate_endpoint])
+    default_model = ModelNameField(max_length=v.MODEL_NAME_MAX, validators=[v.validate_model_name], trim_whitespace=False)
     # `initial` is what the browsable API's create form shows: the model's defaults, not null.
-    fallback_models = JSONSerializerField(required=False, initial=list)
-    capabilities = JSONSerializerField(required=False, initial=dict, validators=[v.validate_capabilities])
-    metadata = JSONSerializerField(required=False, initial=dict, validators=[v.validate_metadata])
+    fallback_models = ModelNamesField(required=False, initial=list)
+    capabilities = CapabilitiesField(required=False, initial=dict, validators=[v.validate_capabilities])
+    metadata = MetadataField(required=False, initial=dict, validators=[v.validate_metadata])
     kind = serializers.ChoiceField(choices=Kind.choices)
     secret_policy = serializers.ChoiceField(
         choices=SecretPolicy.choices,
@@ -82,7 +206,7 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         # The create form offers "the kind's default" first: an empty choice leaves it to `validate`.
         style={"template": "api/select_default.html", "default_label": "(the kind's default)"},
     )
-    status = serializers.ChoiceField(
+    status = StatusField(
         choices=[(s.value, s.label) for s in OPERATOR_STATUSES],
         required=False,
         error_messages={
@@ -93,9 +217,9 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     enabled = serializers.BooleanField(required=False, initial=True)
     secret_required = serializers.BooleanField(read_only=True)
     secret_present = SecretFlagField()
-    secret_last_rotated_at = SecretTextField()
+    secret_last_rotated_at = SecretTimeField()
     secret_touched_by = SecretTextField()
-    secret_touched_at = SecretTextField()
+    secret_touched_at = SecretTimeField()
     secret_id_hint = SecretTextField()
     routing_intent = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField()
@@ -114,11 +238,13 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     # --- reading -----------------------------------------------------------------------
 
+    @extend_schema_field(ProviderHealthSerializer)
     def get_health(self, obj: Provider) -> dict[str, Any]:
         health = dict(chain_context(self.context)["provider_context"].health_of(obj.id))
         health["last_checked_at"] = iso_utc(health.get("last_checked_at"))
         return {name: health.get(name) for name in HEALTH_FIELDS}
 
+    @extend_schema_field(RoutingIntentSerializer)
     def get_routing_intent(self, obj: Provider) -> dict[str, Any]:
         return chain_context(self.context)["chain"].routing_intent(obj.id, obj.models)
 
@@ -169,10 +295,22 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
+@extend_schema_field(ProviderSerializer(partial=True))
+class ProposedChangesField(serializers.DictField):
+    """`changes`: writable provider fields, validated as a PATCH of `provider_id` would be."""
+
+
+@extend_schema_field(ProviderSerializer)
+class ProposedProviderField(serializers.DictField):
+    """`provider`: a new provider, validated as a create would be."""
+
+
 class RoutingPreviewSerializer(StrictFieldsMixin, serializers.Serializer):
+    """`{"provider_id", "changes"}` (a change to a provider) or `{"provider"}` (a new one)."""
+
     provider_id = serializers.CharField(required=False, max_length=63)
-    changes = serializers.DictField(required=False)
-    provider = serializers.DictField(required=False)
+    changes = ProposedChangesField(required=False)
+    provider = ProposedProviderField(required=False)
 
     def validate(self, attrs):
         has_change = "provider_id" in attrs or "changes" in attrs
@@ -183,3 +321,32 @@ class RoutingPreviewSerializer(StrictFieldsMixin, serializers.Serializer):
         if has_change and not ("provider_id" in attrs and "changes" in attrs):
             raise serializers.ValidationError({"changes": ["provider_id and changes go together."]})
         return attrs
+
+
+class RoutingPreviewSchema(OpenApiSerializerExtension):
+    """The body is one of two shapes; the schema says which fields go together."""
+
+    target_class = RoutingPreviewSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        change = auto_schema.resolve_serializer(ProviderSerializer(partial=True), direction).ref
+        new = auto_schema.resolve_serializer(ProviderSerializer, direction).ref
+        provider_id = {"type": "string", "pattern": v.PROVIDER_ID_RE}
+        return {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "description": "A change to an existing provider.",
+                    "properties": {"provider_id": provider_id, "changes": change},
+                    "required": ["provider_id", "changes"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "description": "A new provider.",
+                    "properties": {"provider": new},
+                    "required": ["provider"],
+                    "additionalProperties": False,
+                },
+            ]
+        }

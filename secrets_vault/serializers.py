@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.serializers import StrictFieldsMixin
@@ -33,11 +35,21 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({
+    "type": "string", "nullable": True, "writeOnly": True, "format": "password",
+    "minLength": 1, "maxLength": VALUE_MAX_LENGTH, "pattern": r"^[!-~]([ -~]*[!-~])?$",
+    "description": "The secret: printable ASCII without leading or trailing space (it is sent in an HTTP "
+    "header). For set and rotate only; never sent back.",
+})
+class SecretValueField(StrictStringField):
+    pass
+
+
 class SecretActionSerializer(StrictFieldsMixin, serializers.Serializer):
     """`{"action", "value", "secret_id_hint", "version"}`; which fields an action takes is enforced here."""
 
     action = serializers.ChoiceField(choices=SecretAction.choices)
-    value = StrictStringField(
+    value = SecretValueField(
         required=False, allow_null=True, min_length=1, max_length=VALUE_MAX_LENGTH,
         error_messages={
             "blank": f"Must be 1 to {VALUE_MAX_LENGTH} characters.",
@@ -87,11 +99,41 @@ class SecretActionSerializer(StrictFieldsMixin, serializers.Serializer):
         return initial
 
 
+class SecretActionSchema(OpenApiSerializerExtension):
+    """Which fields each action takes, as `SecretActionSerializer.validate` enforces it."""
+
+    target_class = SecretActionSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        fields = auto_schema._map_basic_serializer(SecretActionSerializer, direction)["properties"]
+        hint, value = fields["secret_id_hint"], {**fields["value"], "nullable": False}
+        version = {**fields["version"], "nullable": False}
+
+        def shape(actions: list[str], description: str, **extra: dict) -> dict:
+            return {
+                "type": "object",
+                "description": description,
+                "properties": {"action": {"type": "string", "enum": actions}, **extra},
+                "required": ["action", *(name for name in extra if name != "secret_id_hint")],
+                "additionalProperties": False,
+            }
+
+        return {
+            "oneOf": [
+                shape(["set", "rotate"], "Store a value: `set` when none is present, `rotate` to replace it.",
+                      value=value, secret_id_hint=hint),
+                shape(["clear"], "Remove the value (kept for the retention window, for restore)."),
+                shape(["restore"], "Bring back the value of an earlier version as a new version.",
+                      version=version, secret_id_hint=hint),
+            ]
+        }
+
+
 class SecretProjectionSerializer(serializers.Serializer):
     """The secret projection of API.md, for the response to an action."""
 
     provider_id = serializers.CharField()
-    action = serializers.CharField()
+    action = serializers.ChoiceField(choices=SecretAction.choices)
     secret_present = serializers.BooleanField()
     secret_version = serializers.IntegerField(allow_null=True)
     secret_last_rotated_at = serializers.DateTimeField(allow_null=True)
@@ -106,7 +148,7 @@ class SecretVersionSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by_name")
-    action = serializers.CharField()
+    action = serializers.ChoiceField(choices=SecretAction.choices)
     secret_id_hint = serializers.SerializerMethodField()
     current = serializers.BooleanField(source="is_current")
 

@@ -232,3 +232,75 @@ def test_routing_intent_names_the_serving_provider_primary(viewer_client, provid
     assert intents["serving"] == {"role": "primary", "position": 2, "targets": ["gpt-4o-mini", "gpt-4o"],
                                   "next_provider_id": "spare"}
     assert intents["spare"]["role"] == "fallback"
+
+
+def test_a_path_under_api_that_no_endpoint_serves_is_a_json_404(admin_client, viewer_client):
+    for path in ("/api/providers/Not%20An%20Id", "/api/providers/UPPER", "/api/nothing-here", "/api/providers/a/b/c"):
+        response = viewer_client.get(path)
+        assert response.status_code == HTTPStatus.NOT_FOUND, path
+        assert response.json() == {"detail": "Not found."} and response["Cache-Control"] == "no-store"
+    assert admin_client.patch("/api/providers/UPPER", {"priority": 1}, format="json").json() == {"detail": "Not found."}
+    # What exists with a trailing slash is still reached without one.
+    redirect = viewer_client.get("/api/schema")
+    assert redirect.status_code == HTTPStatus.MOVED_PERMANENTLY and redirect["Location"] == "/api/schema/"
+
+
+def openapi() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def response_schema(schema: dict, path: str, method: str, code: str) -> dict:
+    return resolve(schema, schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"])
+
+
+def test_the_schema_types_the_chain_the_preview_the_metrics_and_the_history():
+    schema = openapi()
+    chain = response_schema(schema, "/api/routing-chain", "get", "200")
+    assert set(chain["properties"]) == {"nodes", "active_provider_id", "active_reason", "excluded", "computed_at"}
+    node = resolve(schema, chain["properties"]["nodes"]["items"])
+    assert resolve(schema, node["properties"]["state"])["enum"] == ["active", "standby", "skipped"]
+    preview = response_schema(schema, "/api/routing-chain/preview", "post", "200")
+    assert set(preview["properties"]) == set(chain["properties"]) | {"changed"}
+    metrics = response_schema(schema, "/api/providers/{provider_id}/metrics", "get", "200")
+    assert {"provider_id", "series", "latency_ms_p95_5m", "last_checked_at"} <= set(metrics["properties"])
+    history = response_schema(schema, "/api/providers/{provider_id}/history", "get", "200")
+    assert set(history["properties"]) == {"count", "next", "previous", "results"}
+    provider = response_schema(schema, "/api/providers/{id}", "get", "200")
+    statuses = resolve(schema, provider["properties"]["status"])["enum"]
+    assert statuses == ["active", "standby", "degraded", "unreachable", "disabled"]
+    request = resolve(schema, schema["paths"]["/api/providers"]["post"]["requestBody"]["content"]["application/json"]
+                      ["schema"])
+    assert resolve(schema, request["properties"]["status"])["enum"] == ["active", "standby", "disabled"]
+    assert set(schema["paths"]["/api/providers/{id}"]["delete"]["responses"]) >= {"200"}
+    assert "204" not in schema["paths"]["/api/providers/{id}"]["delete"]["responses"]
+
+
+@pytest.mark.parametrize(
+    "path, method, codes",
+    [
+        ("/api/providers", "get", {"200", "400", "401", "403", "404"}),
+        ("/api/providers", "post", {"201", "400", "401", "403", "409"}),
+        ("/api/providers/{id}", "patch", {"200", "400", "401", "403", "404", "409", "412"}),
+        ("/api/providers/{id}", "delete", {"200", "401", "403", "404", "412"}),
+        ("/api/providers/{provider_id}/secret", "post", {"200", "400", "401", "403", "404", "409", "429"}),
+        ("/api/providers/{provider_id}/test", "post", {"200", "400", "401", "403", "404", "409", "429"}),
+        ("/api/providers/test-all", "post", {"200", "400", "401", "403", "409", "429"}),
+        ("/api/routing-chain/preview", "post", {"200", "400", "401", "403", "404", "409"}),
+        ("/api/events", "get", {"200", "400", "401", "403", "404"}),
+    ],
+)
+def test_the_schema_documents_every_error_an_operation_can_answer(path, method, codes):
+    schema = openapi()
+    responses = schema["paths"][path][method]["responses"]
+    assert set(responses) == codes
+    for code in codes - {"200", "201"}:
+        body = response_schema(schema, path, method, code)
+        assert "detail" in body.get("properties", {}) or "anyOf" in body, (code, body)
