@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from guardian.shortcuts import get_user_perms
-from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from providers.models import Provider
 
