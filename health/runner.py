@@ -321,7 +321,9 @@ def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, 
     window = metrics.window_counts([p.pk for p in providers])
     final_status: dict[str, str] = {}
     lost_race: list[str] = []
-    for provider, outcome in zip(providers, outcomes, strict=True):
+    # Rows are locked in primary-key order, the same in every concurrent run: in the callers'
+    # order (priority, which a concurrent PATCH may change) two Run alls can deadlock.
+    for provider, outcome in sorted(zip(providers, outcomes, strict=True), key=lambda pair: pair[0].pk):
         total, passed = window.get(provider.pk, (0, 0))
         move = status.target_status(
             provider,

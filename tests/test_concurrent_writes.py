@@ -6,7 +6,9 @@ a SQLite file, and on PostgreSQL too when the suite runs with a PostgreSQL DATAB
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import socket
 import threading
 import time
@@ -54,6 +56,8 @@ def test_fifty_concurrent_writes_get_no_server_error(site):
     site.create_operator("alice", role="admin")
     api = site.api_session(site.issue_token("alice"))
     endpoint = f"http://127.0.0.1:{_closed_port()}/v1"
+    canary = "canary-" + secrets.token_hex(8)
+    values = [f"{canary}-initial"] + [f"{canary}-rotated-{i}" for i in range(ROTATIONS)]
     for provider_id in PROVIDERS:
         created = api.post(
             site.url + "/api/providers",
@@ -62,13 +66,13 @@ def test_fifty_concurrent_writes_get_no_server_error(site):
             timeout=10,
         )
         assert created.status_code == HTTPStatus.CREATED, created.text
-        secret = api.post(site.url + f"/api/providers/{provider_id}/secret", json={"action": "set", "value": "canary-initial"}, timeout=10)
+        secret = api.post(site.url + f"/api/providers/{provider_id}/secret", json={"action": "set", "value": values[0]}, timeout=10)
         assert secret.status_code == HTTPStatus.OK, secret.text
 
     # Priorities far from the default (100), so every PATCH changes something and is audited.
     writes = (
         [("PATCH", f"/api/providers/{PROVIDERS[i % 8]}", {"priority": 1000 + i}) for i in range(PATCHES)]
-        + [("POST", f"/api/providers/{PROVIDERS[i % 8]}/secret", {"action": "rotate", "value": f"canary-{i}"}) for i in range(ROTATIONS)]
+        + [("POST", f"/api/providers/{PROVIDERS[i % 8]}/secret", {"action": "rotate", "value": values[1 + i]}) for i in range(ROTATIONS)]
         + [("POST", "/api/providers/test-all", {}) for _ in range(RUN_ALLS)]
     )
     assert len(writes) == WRITES
@@ -101,3 +105,66 @@ def test_fifty_concurrent_writes_get_no_server_error(site):
         versions = api.get(site.url + f"/api/providers/{provider_id}/secret/versions", timeout=10).json()
         assert updated["count"] == len(range(index, PATCHES, 8))
         assert len(versions) == 1 + len(range(index, ROTATIONS, 8))
+
+    # Nothing the server logged (daphne's output and the site's log) holds a secret value.
+    log = site.log_text()
+    assert "POST /api/providers/p0/secret" in log  # the log is the one that was written
+    assert canary not in log
+    assert not [value for value in values if base64.b64encode(value.encode()).decode()[:16] in log]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_run_alls_over_providers_in_different_orders_do_not_deadlock(provider_factory, monkeypatch):
+    """Each Run all moves statuses in one transaction. Taken in the callers' order (priority,
+    which PATCHes change meanwhile), two runs would lock the same rows in opposite orders and
+    PostgreSQL would abort one ("deadlock detected", a 500). Both runs pause after their first
+    move so that, without a fixed lock order, each holds a row the other one needs next."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from health import runner
+    from providers.models import Provider
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and deadlocks are PostgreSQL's; the test database of SQLite is an in-memory one "
+                    "that locks whole tables (the site test above covers SQLite's file database)")
+    ids = [provider_factory(id=f"p{i}", status="active").pk for i in range(4)]
+
+    def loaded(order):  # each run reads its own rows, as two requests would
+        rows = Provider.objects.in_bulk(order)
+        return [rows[pk] for pk in order]
+    pause = threading.Barrier(2, timeout=2)
+    real_move = runner.move_status
+    moved_once = threading.local()
+
+    def move_then_pause(*args, **kwargs):
+        result = real_move(*args, **kwargs)
+        if not getattr(moved_once, "done", False):
+            moved_once.done = True
+            try:
+                pause.wait()
+            except threading.BrokenBarrierError:
+                pass  # the other run is waiting for a row this one holds: the intended order
+        return result
+
+    monkeypatch.setattr(runner, "move_status", move_then_pause)
+
+    def run_all(order):
+        try:
+            outcomes = [
+                runner.ProbeOutcome(provider_id=p.pk, ok=False, error_code="unreachable", error_message="refused",
+                                    latency_ms=None, http_status=None, model=p.default_model, deep=False,
+                                    checked_at=timezone.now())
+                for p in order
+            ]
+            runner.record_outcomes(order, outcomes)
+            return None
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion)
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        errors = list(pool.map(run_all, [loaded(ids), loaded(ids[::-1])]))
+
+    assert errors == [None, None]
