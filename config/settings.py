@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "providers",
     "secrets_vault",
     "health",
+    "console",
 ]
 
 MIDDLEWARE = [
