@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Anything else under /api/ (an id that cannot be one, a mistyped path): a JSON 404.
     re_path(r"^api/", api_not_found, name="api-not-found"),
+    path("", include("console.urls")),
     path("", include("accounts.urls")),
     path("", include("health.page_urls")),
     path("", include("secrets_vault.page_urls")),

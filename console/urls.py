@@ -1,0 +1,7 @@
+from django.urls import path
+
+from console.views import favicon
+
+urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
+]
