@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 from rest_framework import generics, serializers
 
 from audit.events import serialize_event
@@ -15,10 +19,28 @@ def sees_payloads(user) -> bool:
     return user.has_perm("providers.change_provider")
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time with any UTC offset, taken in UTC. PostgreSQL refuses offsets beyond
+    ±15:59 (`-23:17` was a 500) and a time near year 1 or 9999 may not exist in UTC: a 400."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("Enter a date and time that exists in UTC (years 1 to 9999).", code="invalid") from None
+
+
+class SinceFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class EventFilter(django_filters.FilterSet):
     provider_id = django_filters.CharFilter()
     event = django_filters.MultipleChoiceFilter(choices=AuditEvent.Event.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = SinceFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = AuditEvent

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from config.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
@@ -16,7 +17,17 @@ from providers.serializers import ProviderHealthSerializer
 
 
 class StrictBooleanField(serializers.BooleanField):
-    """JSON true/false only: "yes", 1 or "on" are a client's mistake here, not a boolean."""
+    """JSON true/false only: "yes", 1 or "on" are a client's mistake here, not a boolean.
+
+    A form body (the browsable API's HTML form) has no booleans: there a ticked checkbox sends
+    "true" and an unticked one nothing.
+    """
+
+    def get_value(self, dictionary: Any) -> Any:
+        value = super().get_value(dictionary)
+        if html.is_html_input(dictionary) and value in ("true", "false"):
+            return value == "true"
+        return value
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):

@@ -53,6 +53,7 @@ class ProviderHealthAPIView(ViewableQuerysetMixin, GenericAPIView, HealthAPIView
 
 
 class ProviderTestView(ProviderHealthAPIView):
+    serializer_class = TestRequestSerializer  # the body; the browsable API builds its form from it
     permission_name = TEST_PERMISSION
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "probes"
@@ -69,6 +70,7 @@ class ProviderTestView(ProviderHealthAPIView):
 
 
 class ProviderTestAllView(HealthAPIView):
+    serializer_class = TestAllRequestSerializer  # the body; the browsable API builds its form from it
     permission_name = TEST_PERMISSION
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "probes"

@@ -152,3 +152,44 @@ def test_the_secret_form_never_renders_the_value_back(browser, provider_factory)
         assert no_form_of(CANARY, answer), fields
         assert '<input name="value" class="form-control" type="password"  value="" >' in answer
     assert HealthCheck.objects.count() == 0
+
+
+API_PAGES = [
+    "/api/", "/api/providers", "/api/providers/p1", "/api/providers/p1/test", "/api/providers/test-all",
+    "/api/providers/p1/secret", "/api/providers/p1/secret/versions", "/api/providers/p1/history",
+    "/api/providers/p1/metrics", "/api/providers/p1/restore", "/api/routing-chain", "/api/routing-chain/preview",
+    "/api/events",
+]
+
+
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_every_api_page_renders_in_the_browser(admin_user, viewer_user, provider_factory, role):
+    provider_factory(id="p1", kind="openai_compatible")
+    client = Client()
+    client.force_login(admin_user if role == "admin" else viewer_user)
+    for path in API_PAGES:
+        response = client.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code < 500, (path, response.status_code)
+        assert response["Content-Type"].startswith("text/html"), path
+
+
+def test_the_test_forms_take_their_checkboxes(browser, provider_factory):
+    provider_factory(id="p1", kind="ollama", endpoint="http://127.0.0.1:9", default_model="m", fallback_models=[],
+                     retries=0, timeout_ms=500)
+    page = get_page(browser, "/api/providers/p1/test")
+    assert re.search(r'<input type="checkbox" name="deep" value="true"', html_form(page, "/api/providers/p1/test"))
+    response = browser.post("/api/providers/p1/test", {"csrfmiddlewaretoken": csrf_token(page), "deep": "true"},
+                            HTTP_ACCEPT="application/json")
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["deep"] is True
+    page = get_page(browser, "/api/providers/test-all")
+    response = browser.post("/api/providers/test-all", {"csrfmiddlewaretoken": csrf_token(page)},
+                            HTTP_ACCEPT="application/json")
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["checked"] == 1
+
+
+def test_a_json_body_still_takes_only_json_booleans(admin_client, provider_factory):
+    provider_factory(id="p1", kind="ollama")
+    response = admin_client.post("/api/providers/p1/test", {"deep": "true"}, format="json")
+    assert response.status_code == HTTPStatus.BAD_REQUEST and "deep" in response.json()

@@ -304,3 +304,16 @@ def test_the_schema_documents_every_error_an_operation_can_answer(path, method, 
     for code in codes - {"200", "201"}:
         body = response_schema(schema, path, method, code)
         assert "detail" in body.get("properties", {}) or "anyOf" in body, (code, body)
+
+
+def test_events_since_takes_any_utc_offset_and_refuses_a_time_outside_utc(viewer_client):
+    from audit.events import record_event
+
+    record_event("provider.created", provider_id="p1", summary="created p1")
+    # An offset PostgreSQL would refuse as such; taken in UTC it is an ordinary (old) time.
+    response = viewer_client.get("/api/events", {"since": "0164-08-31T18:16:15-23:17"})
+    assert response.status_code == HTTPStatus.OK and response.json()["count"] == 1
+    later = viewer_client.get("/api/events", {"since": "9999-12-31T23:00:00-13:00"})
+    assert later.status_code == HTTPStatus.BAD_REQUEST and list(later.json()) == ["since"]
+    earliest = viewer_client.get("/api/events", {"since": "0001-01-01T00:00:00+01:00"})
+    assert earliest.status_code == HTTPStatus.BAD_REQUEST and list(earliest.json()) == ["since"]

@@ -12,6 +12,7 @@ same schema in `test_probe_answers_conform_to_the_schema`, probing a local simul
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -44,7 +45,21 @@ pytestmark = pytest.mark.django_db
 
 SCHEMA_PATH = "/api/schema/?format=json"
 PROBES = ("/api/providers/{provider_id}/test", "/api/providers/test-all")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CANARY = "sk-fuzz-canary-5a1f"
+
+
+@schemathesis.check
+def no_stored_secret_in_the_answer(ctx, response, case):
+    """The seeded provider's secret, in any common encoding, is in no answer."""
+    body = response.content or b""
+    forms = {CANARY.encode(), base64.b64encode(CANARY.encode()), CANARY.encode().hex().encode()}
+    assert not any(form in body for form in forms), "the stored secret is in the answer"
+
+
+CHECKS = [
+    not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+    no_stored_secret_in_the_answer,
+]
 # Ids the fuzzer's path parameters are drawn from most of the time, so operations reach real
 # providers (with a secret, without one, archived, disabled) and not only 404.
 KNOWN_IDS = ["fz-openai", "fz-ollama", "fz-archived", "fz-off"]
@@ -75,7 +90,7 @@ def seeded(db, monkeypatch):
                     fallback_models=[])
     ProviderFactory(id="fz-archived", kind="ollama", archived_at=timezone.now())
     ProviderFactory(id="fz-off", kind="other", enabled=False, status="disabled")
-    vault_services.apply_action(openai, "set", value="sk-fuzz-canary", hint="fz", version=None,
+    vault_services.apply_action(openai, "set", value=CANARY, hint="fz", version=None,
                                 field=PRIMARY_FIELD, actor=admin)
     now = timezone.now()
     for minutes, ok in ((1, True), (2, False), (3, True)):
