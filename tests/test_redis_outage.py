@@ -196,7 +196,8 @@ def test_every_cache_operation_is_a_miss_or_a_no_op_while_redis_is_down(redis):
 
 
 def test_redis_url_selects_the_fail_safe_cache():
-    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "DJANGO_SETTINGS_MODULE": "config.settings",
+           "SECRET_KEY": "settings-import-only-" + uuid.uuid4().hex}
     code = "from django.conf import settings; c = settings.CACHES['default']; print(c['BACKEND'], c['LOCATION'])"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["core.cache.FailSafeRedisCache", "redis://127.0.0.1:1/0"], result.stderr[-500:]
