@@ -1,26 +1,26 @@
-"""`record_event()`: the one way anything writes to the audit log.
+"""`record_event()` and `record_events()`: the one way anything writes to the audit log.
 
-Call it inside the transaction of the change it records. The row is published to the
-channel-layer group `events` only once that transaction commits, so a rolled-back change
-never reaches a console.
+Call them inside the transaction of the change they record. The rows are broadcast to the
+channel-layer group `events` only once that transaction commits, so a rolled-back change (or a
+rolled-back savepoint) never reaches a console; the broadcast itself runs off the request path
+(audit/broadcast.py). `record_events()` writes many rows of one type with one INSERT.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
+from audit.broadcast import EVENTS_GROUP, broadcaster
 from audit.middleware import current_client_request_id, current_request_id
 from audit.models import AuditEvent
 from core.timefmt import iso_utc
 
-logger = logging.getLogger(__name__)
+__all__ = ["EVENTS_GROUP", "record_event", "record_events", "serialize_event", "masked_event", "mask_payload"]
 
-EVENTS_GROUP = "events"
 MASK = "***"
 
 
@@ -33,10 +33,36 @@ def record_event(
     payload: dict[str, Any] | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
+    row = _new_row(event, provider_id=provider_id, actor=actor, summary=summary, payload=payload, request_id=request_id)
+    row.save(force_insert=True)
+    _broadcast_on_commit([row])
+    return row
+
+
+def record_events(event: str, entries: Iterable[dict[str, Any]], *, actor=None) -> list[AuditEvent]:
+    """Many rows of one `event` type in one INSERT; `entries` hold `provider_id`, `summary`,
+    `payload`. Broadcast together once the transaction commits, as batch frames."""
+    rows = [_new_row(event, actor=actor, **entry) for entry in entries]
+    if not rows:
+        return rows
+    rows = AuditEvent.objects.bulk_create(rows)
+    _broadcast_on_commit(rows, batch=True)
+    return rows
+
+
+def _new_row(
+    event: str,
+    *,
+    provider_id: str = "",
+    actor=None,
+    summary: str,
+    payload: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
     if event not in AuditEvent.Event.values:
         raise ValueError(f"Unknown audit event type {event!r}")
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    row = AuditEvent.objects.create(
+    return AuditEvent(
         event=event,
         provider_id=provider_id,
         actor=user,
@@ -46,8 +72,12 @@ def record_event(
         summary=summary[:500],
         payload=payload or {},
     )
-    transaction.on_commit(lambda: publish(row))
-    return row
+
+
+def _broadcast_on_commit(rows: list[AuditEvent], batch: bool = False) -> None:
+    """One callback per call, registered in the current savepoint: Django drops it with the
+    rows when that savepoint or the transaction rolls back. It only queues the rows."""
+    transaction.on_commit(partial(broadcaster.submit, rows, batch))
 
 
 def serialize_event(row: AuditEvent, *, masked: bool = False) -> dict[str, Any]:
@@ -77,13 +107,3 @@ def mask_payload(payload: Any) -> Any:
     if isinstance(payload, dict):
         return {key: mask_payload(value) for key, value in payload.items()}
     return MASK
-
-
-def publish(row: AuditEvent) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(EVENTS_GROUP, {"type": "audit.event", "event": serialize_event(row)})
-    except Exception:  # a broken layer must never undo or fail a committed change
-        logger.exception("could not publish audit event %s", row.id)

@@ -17,6 +17,17 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("Audit events are append-only.")
 
+    def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False, **kwargs):
+        """Appending many new rows at once is allowed; an upsert, or rows that already have an
+        id, would rewrite existing ones and are refused."""
+        objs = list(objs)
+        if update_conflicts or any(obj.pk is not None for obj in objs):
+            raise AppendOnlyError("Audit events are append-only: bulk_create only adds new rows.")
+        return super().bulk_create(objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts, **kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Audit events are append-only.")
+
 
 class AuditEvent(models.Model):
     class Event(models.TextChoices):

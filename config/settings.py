@@ -103,11 +103,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Channel layers: how many messages may wait for one consumer (the layers' default of 100 is
+# dropped silently beyond) and how many seconds a message waits before it expires. Audit events
+# are sent as one group message per broadcast round (audit/broadcast.py), so a console falls
+# behind by CHANNEL_CAPACITY rounds, not events, before anything is lost.
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
+CHANNEL_EXPIRY = env.int("CHANNEL_EXPIRY", default=60)
+_CHANNEL_LIMITS = {"capacity": CHANNEL_CAPACITY, "expiry": CHANNEL_EXPIRY}
+# How often an open events websocket's access is read again (sign-out, deactivation, role).
+EVENTS_ACCESS_RECHECK_SECONDS = env.float("EVENTS_ACCESS_RECHECK_SECONDS", default=1.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="asgi")},
+            "CONFIG": {
+                # A bounded connect, so an unreachable Redis fails a broadcast in a second
+                # instead of hanging it (no read timeout: the layer blocks on reads by design).
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 1.0}],
+                "prefix": env.str("CHANNEL_PREFIX", default="asgi"),
+                **_CHANNEL_LIMITS,
+            },
         }
     }
     CACHES = {
@@ -121,7 +136,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": _CHANNEL_LIMITS}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [

@@ -21,12 +21,11 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from audit.events import record_event
+from audit.events import record_events
 from health import errors, metrics, status
 from health.http import ProbeClient, new_session, origin_of
 from health.models import HealthCheck
@@ -284,23 +283,8 @@ def run_checks(
         finally:
             session.close()
 
-    checks = _record_in_one_event_loop(providers, [outcomes[p.pk] for p in providers], actor)
+    checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor)
     return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
-
-
-def _record_in_one_event_loop(providers: list[Provider], outcomes: list[ProbeOutcome], actor: Any) -> list[HealthCheck]:
-    """`record_outcomes` in this thread, inside one asgiref event loop.
-
-    Each committed event is broadcast with `async_to_sync`, which outside an event loop starts
-    a fresh loop and thread per call; inside this one it reuses the loop, which makes writing
-    a few hundred results about three times faster. The function still runs in the calling
-    thread (thread_sensitive), on its database connection and in its transaction.
-    """
-
-    async def record() -> list[HealthCheck]:
-        return await sync_to_async(record_outcomes, thread_sensitive=True)(providers, outcomes, actor=actor)
-
-    return async_to_sync(record)()
 
 
 def _actor_name(actor: Any) -> str:
@@ -313,8 +297,10 @@ def _actor_name(actor: Any) -> str:
 def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, actor: Any = None) -> list[HealthCheck]:
     """Write status moves, check rows and `provider.tested` events for finished probes.
 
-    Queries: one for the 5-minute window of all providers, one insert for all rows, then per
-    provider one event row, plus a compare-and-set for each provider whose status moves.
+    Queries: one for the 5-minute window of all providers, one insert for all check rows, one
+    insert for all `provider.tested` rows, plus a compare-and-set (and its event) for each
+    provider whose status moves. The events are broadcast once the transaction commits, off
+    the caller's thread (audit/broadcast.py).
     """
     from health.serializers import check_result
 
@@ -355,14 +341,17 @@ def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, 
         ]
     )
     by_id = {p.pk: p for p in providers}
-    for row in rows:
-        provider = by_id[row.provider_id]
-        verdict = f"pass in {row.latency_ms} ms" if row.ok else f"fail ({row.error_code})"
-        record_event(
-            "provider.tested",
-            provider_id=row.provider_id,
-            actor=actor,
-            summary=f"{name} tested {provider.name}: {verdict}",
-            payload={"check": check_result(row)},
-        )
+    record_events(
+        "provider.tested",
+        (
+            {
+                "provider_id": row.provider_id,
+                "summary": f"{name} tested {by_id[row.provider_id].name}: "
+                + (f"pass in {row.latency_ms} ms" if row.ok else f"fail ({row.error_code})"),
+                "payload": {"check": check_result(row)},
+            }
+            for row in rows
+        ),
+        actor=actor,
+    )
     return rows

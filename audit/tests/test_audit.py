@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from audit.broadcast import broadcaster
 from audit.events import EVENTS_GROUP, record_event
 from audit.models import AppendOnlyError, AuditEvent
 
@@ -41,10 +44,14 @@ def test_committed_event_is_published_to_the_events_group(django_capture_on_comm
     layer, channel = _subscribe()
     with django_capture_on_commit_callbacks(execute=True):
         row = record_event("provider.updated", provider_id="p1", summary="changed", payload={"changes": {}})
+    assert broadcaster.flush()
     message = async_to_sync(layer.receive)(channel)
-    assert message["type"] == "audit.event"
-    assert message["event"]["id"] == row.id
-    assert message["event"]["event"] == "provider.updated"
+    assert message["type"] == "audit.events"
+    assert message["ids"] == [row.id]
+    frame = json.loads(message["frames"])
+    assert frame["type"] == "event"
+    assert frame["event"]["id"] == row.id
+    assert frame["event"]["event"] == "provider.updated"
 
 
 def test_rolled_back_event_is_neither_stored_nor_published(django_capture_on_commit_callbacks):
