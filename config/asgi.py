@@ -11,8 +11,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from audit.origin import SameOriginValidator  # noqa: E402
 from audit.routing import websocket_urlpatterns  # noqa: E402
 from secrets_vault.crypto import get_key_ring  # noqa: E402
 
@@ -24,7 +24,8 @@ get_key_ring()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Same origin only (ALLOWED_HOSTS), then the session's user, then the route.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Same origin only (scheme, host and port; or CSRF_TRUSTED_ORIGINS), then the session's
+        # user, then the route.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
