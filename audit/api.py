@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from rest_framework import generics, serializers
@@ -17,6 +18,12 @@ from config.api import NoStoreMixin
 def sees_payloads(user) -> bool:
     """Only admins read payload values; viewers get the summary and masked values (spec §5.2)."""
     return user.has_perm("providers.change_provider")
+
+
+class EventIdFilter(django_filters.NumberFilter):
+    """A whole event id (a decimal or an id past the column's range is a 400, not a 500)."""
+
+    field_class = forms.IntegerField
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -41,10 +48,16 @@ class EventFilter(django_filters.FilterSet):
     provider_id = django_filters.CharFilter()
     event = django_filters.MultipleChoiceFilter(choices=AuditEvent.Event.choices)
     since = SinceFilter(field_name="created_at", lookup_expr="gte")
+    # What a live console missed: every event with a larger id (a gap in the ids it received,
+    # or the time it was disconnected). Pages newest first, like the rest of the list.
+    after_id = EventIdFilter(
+        field_name="id", lookup_expr="gt", min_value=0, max_value=2**63 - 1,
+        label="Only events whose id is greater than this one (refill a live stream's gap).",
+    )
 
     class Meta:
         model = AuditEvent
-        fields = ["provider_id", "event", "since"]
+        fields = ["provider_id", "event", "since", "after_id"]
 
 
 class EventSerializer(serializers.Serializer):
