@@ -13,7 +13,8 @@ passed: `site_process(database_url=..., redis_url=...)`. The database is migrate
 `manage.py migrate` before daphne starts; users and tokens are made with the project's own
 commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
 hands over (`daphne --fd`), so no other process can take the port in between. Static files are
-not served (`DEBUG=false`, no `runserver`). The child's output is kept in
+not served (`DEBUG=false`, no `runserver`) unless `site_process(static=True)`, which serves
+`tests.asgi_static:application` (the site behind Django's static files handler) instead. The child's output is kept in
 `<var_dir>/site.log`; `site.log_text()` reads it (it never holds a secret value: the log
 filter masks them, and tests assert it).
 """
@@ -46,6 +47,7 @@ class SiteProcess:
         self.env = env
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
+        self.application = "config.asgi:application"
         self._log = None
 
     @property
@@ -99,7 +101,7 @@ class SiteProcess:
         self._log = open(self.var_dir / "site.log", "ab")  # noqa: SIM115 (kept open while the child runs)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application"],
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), self.application],
                 cwd=BASE_DIR,
                 env=self.env,
                 stdout=self._log,
@@ -168,7 +170,12 @@ def site_environment(var_dir: Path, database_url: str | None, redis_url: str | N
 
 @contextmanager
 def site_process(
-    *, database_url: str | None = None, redis_url: str | None = None, env: dict[str, str] | None = None, start: bool = True
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    env: dict[str, str] | None = None,
+    start: bool = True,
+    static: bool = False,
 ) -> Iterator[SiteProcess]:
     """A migrated site on its own database, served by daphne until the block ends.
 
@@ -177,6 +184,8 @@ def site_process(
     """
     var_dir = Path(tempfile.mkdtemp(prefix="site-"))
     site = SiteProcess(var_dir, site_environment(var_dir, database_url, redis_url, env))
+    if static:
+        site.application = "tests.asgi_static:application"
     try:
         site.migrate()
         if start:
