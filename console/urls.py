@@ -1,7 +1,17 @@
 from django.urls import path
 
+from console import editing
 from console.views import favicon
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
+    # Changing providers (console/editing.py); outside /providers/<id>/ so no id is shadowed.
+    path("new-provider/", editing.create_provider, name="console-provider-create"),
+    path("archived/", editing.archived_providers, name="console-archived-providers"),
+    path("provider-form/preview/", editing.preview, name="console-provider-preview"),
+    path("provider-form/discover/", editing.discover, name="console-provider-discover"),
+    path("provider-form/test/", editing.test_before_save, name="console-provider-test-unsaved"),
+    path("providers/<str:provider_id>/edit/", editing.edit_provider, name="console-provider-edit"),
+    path("providers/<str:provider_id>/archive/", editing.archive_provider, name="console-provider-archive"),
+    path("providers/<str:provider_id>/restore/", editing.restore_provider, name="console-provider-restore"),
 ]
