@@ -1,6 +1,7 @@
 from django.urls import path
 
 from console import editing
+from console.events_page import EventsPage
 from console.views import favicon
 
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     path("providers/<str:provider_id>/edit/", editing.edit_provider, name="console-provider-edit"),
     path("providers/<str:provider_id>/archive/", editing.archive_provider, name="console-provider-archive"),
     path("providers/<str:provider_id>/restore/", editing.restore_provider, name="console-provider-restore"),
+    path("events/", EventsPage.as_view(), name="events-page"),
 ]
