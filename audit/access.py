@@ -30,8 +30,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
 
-from accounts.roles import role_of
 from audit.broadcast import OutageLog
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ logger = logging.getLogger(__name__)
 Key = tuple[Any, str | None]
 
 _DB_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
+
+
+def role_of(user) -> str | None:
+    """The user's role (`admin`, `viewer`) or None, by the function `settings.AUDIT_ROLE_OF` names:
+    roles belong to `accounts`, which `audit` does not import."""
+    return import_string(settings.AUDIT_ROLE_OF)(user)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from rest_framework import generics, serializers
 
 from audit.events import serialize_event
 from audit.models import AuditEvent
-from config.api import NoStoreMixin
+from core.api import NoStoreMixin
 
 
 def sees_payloads(user) -> bool:

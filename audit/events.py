@@ -17,11 +17,11 @@ from django.db import transaction
 from audit.broadcast import EVENTS_GROUP, broadcaster
 from audit.middleware import current_client_request_id, current_request_id
 from audit.models import AuditEvent
+from core.actors import actor_name
+from core.masking import MASK
 from core.timefmt import iso_utc
 
 __all__ = ["EVENTS_GROUP", "record_event", "record_events", "serialize_event", "masked_event", "mask_payload"]
-
-MASK = "***"
 
 
 def record_event(
@@ -66,7 +66,7 @@ def _new_row(
         event=event,
         provider_id=provider_id,
         actor=user,
-        actor_name=user.get_username() if user is not None else (actor if isinstance(actor, str) else "system"),
+        actor_name=actor_name(actor),
         request_id=request_id or current_request_id() or "",
         client_request_id=current_client_request_id() or "",
         summary=summary[:500],

@@ -139,6 +139,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": _CHANNEL_LIMITS}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# What the audit stream asks for a user's role (`audit` imports no other app; roles are accounts').
+AUDIT_ROLE_OF = "accounts.roles.role_of"
+
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out user name + address before any password is checked.
     "axes.backends.AxesStandaloneBackend",
@@ -193,13 +196,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "config.renderers.BrowsableAPIRenderer",
+        "core.renderers.BrowsableAPIRenderer",
     ],
     # DRF's three parsers, JSON with a nesting limit (a body nested 1,000 levels deep is a
     # 400, not a RecursionError).
@@ -209,7 +212,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
-    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     # Scoped throttles on the endpoints that cost more than a read: probes reach out to
     # providers, secret actions write the vault. Over the rate: 429 with Retry-After.
     "DEFAULT_THROTTLE_RATES": {

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api import ApiRootView, api_not_found
+from console.api import ApiRootView
+from core.api import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),

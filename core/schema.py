@@ -1,4 +1,4 @@
-"""The OpenAPI schema's error answers: what `config.exceptions` sends, on every operation that
+"""The OpenAPI schema's error answers: what `core.exceptions` sends, on every operation that
 can send it (API.md "Errors").
 
 - 400 on operations that take a body (POST, PATCH) or filters;

@@ -26,6 +26,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.events import record_events
+from core.actors import actor_name
 from health import errors, metrics, status
 from health.http import ProbeClient, new_session, origin_of
 from health.models import HealthCheck
@@ -287,12 +288,6 @@ def run_checks(
     return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
 
 
-def _actor_name(actor: Any) -> str:
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        return actor.get_username()
-    return actor if isinstance(actor, str) and actor else "system"
-
-
 @transaction.atomic
 def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, actor: Any = None) -> list[HealthCheck]:
     """Write status moves, check rows and `provider.tested` events for finished probes.
@@ -329,7 +324,7 @@ def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, 
     if lost_race:  # someone moved these first: report what they are now
         final_status.update(Provider.objects.filter(pk__in=lost_race).values_list("pk", "status"))
 
-    name = _actor_name(actor)
+    name = actor_name(actor)
     rows = HealthCheck.objects.bulk_create(
         [
             HealthCheck(

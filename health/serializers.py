@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.utils import html
 
-from config.serializers import StrictFieldsMixin
+from core.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
 from health.models import HealthCheck
 from providers.models import Status

@@ -12,8 +12,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import ViewableQuerysetMixin
-from config.api import NoStoreMixin
-from config.exceptions import Conflict
+from core.api import NoStoreMixin
+from core.exceptions import Conflict
 from health import metrics
 from health.models import HealthCheck
 from health.runner import UnknownProviders, providers_to_check, run_checks

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import ViewableQuerysetMixin, method_permission
-from config.api import NoStoreMixin
-from config.exceptions import Conflict, PreconditionFailed
-from config.schema import ErrorSerializer
+from core.api import NoStoreMixin
+from core.exceptions import Conflict, PreconditionFailed
+from core.schema import ErrorSerializer
 from providers import services
 from providers.access import metadata_masker
 from providers.chain import ProviderContext, current_chain, routing_input

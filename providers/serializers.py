@@ -11,7 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import StrictFieldsMixin
+from core.serializers import StrictFieldsMixin
+from core.masking import MASK
 from core.parsers import JSONSerializerField
 from core.timefmt import iso_utc
 from providers import validators as v
@@ -29,7 +30,6 @@ HEALTH_FIELDS = (
     "latency_ms_last", "latency_ms_avg_5m", "latency_ms_p95_5m", "success_rate_5m",
     "failure_count_last_1m", "last_checked_at", "last_error_code", "last_error_message",
 )
-MASK = "***"
 
 
 def chain_context(context: dict) -> dict:

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.events import record_event
+from core.actors import actor_name
 from core.timefmt import iso_utc
 from providers.models import Provider, Status, Tier
 from providers.signals import provider_changing
@@ -48,12 +49,8 @@ def _lock(provider: Provider, expected_version: int | Collection[int] | None) ->
     return locked
 
 
-def _actor_name(actor) -> str:
-    return actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
-
-
 def _stamp(actor) -> str:
-    return f"set by {_actor_name(actor)} at {iso_utc(timezone.now())}"
+    return f"set by {actor_name(actor)} at {iso_utc(timezone.now())}"
 
 
 def apply_operator_status(provider: Provider, *, status: str | None = None, enabled: bool | None = None) -> None:
@@ -94,7 +91,7 @@ def create_provider(data: dict[str, Any], *, actor=None) -> Provider:
         "provider.created",
         provider_id=provider.id,
         actor=actor,
-        summary=f"{_actor_name(actor)} created provider {provider.name}",
+        summary=f"{actor_name(actor)} created provider {provider.name}",
         payload={"fields": _snapshot(provider)},
     )
     return provider
@@ -128,7 +125,7 @@ def update_provider(
     locked.version = F("version") + 1
     locked.save()
     locked.refresh_from_db()
-    who = _actor_name(actor)
+    who = actor_name(actor)
     record_event(
         "provider.updated",
         provider_id=locked.id,
@@ -182,7 +179,7 @@ def archive_provider(provider: Provider, *, actor=None, expected_version: int | 
             "provider.archived",
             provider_id=locked.id,
             actor=actor,
-            summary=f"{_actor_name(actor)} archived {locked.name}; it can be restored",
+            summary=f"{actor_name(actor)} archived {locked.name}; it can be restored",
             payload={"archived_at": iso_utc(locked.archived_at), "version": locked.version},
         )
     return locked
@@ -200,7 +197,7 @@ def restore_provider(provider: Provider, *, actor=None) -> Provider:
             "provider.restored",
             provider_id=locked.id,
             actor=actor,
-            summary=f"{_actor_name(actor)} restored {locked.name}",
+            summary=f"{actor_name(actor)} restored {locked.name}",
             payload={"version": locked.version},
         )
     return locked

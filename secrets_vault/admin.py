@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.admin import ReadOnlyModelAdmin
+from core.admin import ReadOnlyModelAdmin
 from secrets_vault.models import SecretVersion
 
 METADATA_FIELDS = (

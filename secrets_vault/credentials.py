@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
+from core.masking import MASK
 from secrets_vault import crypto
 from secrets_vault.models import PRIMARY_FIELD, SecretVersion
 
@@ -40,7 +41,7 @@ class BoundCredential:
         self.origin = origin
 
     def __repr__(self) -> str:
-        return f"BoundCredential(origin={self.origin!r}, value='***')"
+        return f"BoundCredential(origin={self.origin!r}, value='{MASK}')"
 
     __str__ = __repr__
 

@@ -21,7 +21,8 @@ import threading
 from collections import OrderedDict
 from urllib.parse import quote, quote_plus
 
-MASK = "***"
+from core.masking import MASK
+
 # Shorter values are not credentials, and masking them would garble ordinary words.
 MIN_REGISTERED_LENGTH = 8
 MAX_REGISTERED = 4096

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import StrictFieldsMixin
+from core.serializers import StrictFieldsMixin
 from secrets_vault.models import SecretAction
 from secrets_vault.services import HINT_MAX_LENGTH, VALUE_MAX_LENGTH
 

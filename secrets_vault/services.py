@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from audit.events import record_event
+from core.actors import actor_name
 from providers.models import Provider, SecretPolicy
 from providers.origins import endpoint_origin
 from secrets_vault import crypto
@@ -88,10 +89,6 @@ def validate_hint(hint: str, value: str | None) -> None:
         raise ValidationError({"secret_id_hint": ["Looks like a credential; use a label such as 'prod-key-feb'."]})
 
 
-def _actor_name(actor) -> str:
-    return actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
-
-
 def _lock_current(provider: Provider, field: str) -> SecretVersion | None:
     # Lock the provider row so two actions on one provider queue up (PostgreSQL; SQLite
     # serialises writers anyway); the unique constraints catch anything that slips past.
@@ -137,7 +134,7 @@ def _write(
         restored_from=restored_from,
         secret_id_hint=hint,
         created_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
-        created_by_name=_actor_name(actor),
+        created_by_name=actor_name(actor),
         created_at=now,
     )
     origin = endpoint_origin(provider.endpoint)
@@ -149,7 +146,7 @@ def _write(
     except IntegrityError:
         raise SecretConflict("The secret changed while this request ran; reload and try again.") from None
 
-    who = _actor_name(actor)
+    who = actor_name(actor)
     verbs = {"set": "set", "rotate": "rotated", "clear": "cleared", "restore": "restored"}
     summary = f"{who} {verbs[action]} the {SecretField(field).label.lower()} of {provider.name} (version {version})"
     if restored_from is not None:
@@ -273,7 +270,7 @@ def rebind_secrets(provider: Provider, origin: str, *, actor=None) -> list[Secre
         SecretVersion.objects.select_for_update().current().with_value().filter(provider_id=provider.pk).order_by("field")
     )
     now = timezone.now()
-    who = _actor_name(actor)
+    who = actor_name(actor)
     rebound: list[SecretVersion] = []
     for row in rows:
         if row.origin == origin and row.origin_in_aad:

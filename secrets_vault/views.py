@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.permissions import RolePermission, ViewableQuerysetMixin
-from config.api import NoStoreMixin
-from config.exceptions import Conflict
+from core.api import NoStoreMixin
+from core.exceptions import Conflict
 from providers.models import Provider, SecretPolicy
 from secrets_vault import crypto, services
 from secrets_vault.api import project_row

@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.throttling import ScopedRateThrottle
 
-from config.exceptions import exception_handler
+from core.exceptions import exception_handler
 from core.timefmt import ISO_UTC_FORMAT, ISO_UTC_PATTERN, iso_utc
 from health.simulator import Route, SimulatorServer
 
