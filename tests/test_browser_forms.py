@@ -1,0 +1,96 @@
+"""Creating, editing and archiving a provider in the console alone, in a real browser."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from health.simulator import Route, SimulatorServer
+from providers.models import Provider
+from tests.browser import browser_page, chromium_available
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _needs_chromium():
+    if not chromium_available():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+
+
+@pytest.fixture
+def ollama():
+    with SimulatorServer([Route("/ollama", "ollama", ["llama3.2:3b", "qwen2.5:7b"])]) as server:
+        yield server.url("/ollama")
+
+
+def sign_in(page, base_url: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw-alice")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=role-badge]")
+
+
+def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin_user, provider_factory, ollama):
+    provider_factory(id="cloud", display_name="Cloud", secret_policy="none", priority=20)
+    with browser_page() as page:
+        sign_in(page, live_server.url)
+        page.click("[data-testid=new-provider]")
+        page.wait_for_selector("#provider-form")
+        # The secret policy follows the kind until the operator picks one.
+        assert page.input_value("#id_secret_policy") == "required"
+        page.select_option("#id_kind", "ollama")
+        assert page.input_value("#id_secret_policy") == "none"
+
+        page.fill("#id_id", "Local Ollama")  # not a valid id
+        page.fill("#id_name", "local-ollama")
+        page.fill("#id_display_name", "Local Ollama")
+        page.fill("#id_endpoint", ollama)
+        page.fill("#id_priority", "30")
+        page.click("[data-testid=discover-models]")
+        page.wait_for_selector("[data-testid=discovered-models]")
+        page.click("[data-use-model=default][data-model='llama3.2:3b']")
+        page.click("[data-use-model=fallback][data-model='qwen2.5:7b']")
+        assert page.input_value("#id_default_model") == "llama3.2:3b"
+        assert page.input_value("#id_fallback_models") == "qwen2.5:7b"
+        page.click("[data-testid=test-before-save]")
+        page.wait_for_selector("[data-testid=probe-result]")
+        assert page.inner_text("[data-testid=probe-result]").startswith("pass")
+
+        page.click("[data-testid=save]")
+        page.wait_for_selector("[data-testid=error-id]")
+        assert "lowercase" in page.inner_text("[data-testid=error-id]")
+        assert page.input_value("#id_secret_policy") == "none"  # the rest of the form is kept
+        page.fill("#id_id", "local-ollama")
+        page.click("[data-testid=save]")
+        page.wait_for_url("**/#provider-local-ollama")
+        assert "Created Local Ollama." in page.inner_text(".toasts")
+        assert page.locator("article#provider-local-ollama").count() == 1
+
+        # Edit priority: the chain as if saved shows beside the form before saving.
+        page.click("[data-testid=edit-local-ollama]")
+        page.wait_for_selector("[data-testid=chain-preview]")
+        page.fill("#id_priority", "5")
+        page.wait_for_selector("[data-testid=moved-local-ollama]")
+        assert "New serving provider: local-ollama" in page.inner_text("[data-testid=new-serving]")
+        assert Provider.objects.get(pk="local-ollama").priority == 30  # nothing saved yet
+        page.click("[data-testid=save]")
+        page.wait_for_url("**/#provider-local-ollama")
+        assert "Saved Local Ollama" in page.inner_text(".toasts")
+        assert "Serving: local-ollama" in page.inner_text("[data-testid=active-reason]")
+
+        # Archive asks first; its toast offers Undo.
+        page.click("[data-testid=edit-local-ollama]")
+        page.click("[data-testid=archive]")
+        page.click("[data-testid=confirm-archive]")
+        page.wait_for_selector("[data-testid=undo-archive]")
+        assert page.locator("article#provider-local-ollama").count() == 0
+        page.click("[data-testid=undo-archive]")
+        page.wait_for_selector("article#provider-local-ollama")
+        assert "Restored Local Ollama." in page.inner_text(".toasts")
+    provider = Provider.objects.get(pk="local-ollama")
+    assert provider.archived_at is None and provider.priority == 5 and provider.secret_policy == "none"
