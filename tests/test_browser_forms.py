@@ -77,7 +77,10 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
         page.fill("#id_priority", "5")
         page.wait_for_selector("[data-testid=moved-local-ollama]")
         assert "New serving provider: local-ollama" in page.inner_text("[data-testid=new-serving]")
-        assert Provider.objects.get(pk="local-ollama").priority == 30  # nothing saved yet
+        # Nothing saved yet (read through the API with the browser's session: an ORM call in
+        # here would open a database connection nobody closes).
+        saved = page.request.get(f"{live_server.url}/api/providers/local-ollama", headers={"Accept": "application/json"})
+        assert saved.json()["priority"] == 30
         page.click("[data-testid=save]")
         page.wait_for_url("**/#provider-local-ollama")
         assert "Saved Local Ollama" in page.inner_text(".toasts")
@@ -92,5 +95,6 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
         page.click("[data-testid=undo-archive]")
         page.wait_for_selector("article#provider-local-ollama")
         assert "Restored Local Ollama." in page.inner_text(".toasts")
+    # The database is read once the browser is gone.
     provider = Provider.objects.get(pk="local-ollama")
     assert provider.archived_at is None and provider.priority == 5 and provider.secret_policy == "none"
