@@ -237,3 +237,35 @@ def test_probes_of_unsaved_settings_hold_the_denied_networks(admin_page, setting
         "/provider-form/test/", {"kind": "ollama", "endpoint": "http://127.0.0.1:9", "default_model": "m", "timeout_ms": "2000"}
     ).content.decode()
     assert "blocked_endpoint" in page
+
+
+CANARY = "sk-forms-canary-7f3a9c1e"
+
+
+def test_unsaved_probes_send_the_stored_secret_only_to_its_own_origin(admin_page, provider_factory, admin_user):
+    from secrets_vault.services import set_secret
+
+    routes = [Route("/v1", "openai_compatible", ["gpt-4o-mini"], api_key=CANARY)]
+    with SimulatorServer(routes) as home, SimulatorServer(routes) as elsewhere:
+        provider = provider_factory(
+            id="cloud", kind="openai_compatible", endpoint=home.url("/v1"), default_model="gpt-4o-mini",
+            fallback_models=[], secret_policy="required", retries=0, timeout_ms=5000,
+        )
+        set_secret(provider, CANARY, actor=admin_user)
+        same = admin_page.post("/provider-form/test/", edit_form(provider, timeout_ms="5000")).content.decode()
+        moved = admin_page.post(
+            "/provider-form/test/", edit_form(provider, endpoint=elsewhere.url("/v1"), timeout_ms="5000")
+        ).content.decode()
+        found = admin_page.post(
+            "/provider-form/discover/", edit_form(provider, endpoint=elsewhere.url("/v1"), timeout_ms="5000")
+        ).content.decode()
+        new = admin_page.post("/provider-form/test/", {**form(), "kind": "openai_compatible", "endpoint": home.url("/v1"),
+                                                       "default_model": "gpt-4o-mini", "timeout_ms": "5000"}).content.decode()
+    assert "pass" in same
+    assert "fail" in moved and "auth_failure" in moved
+    assert "auth_failure" in found
+    assert "auth_failure" in new  # a new provider never sends a stored secret
+    assert {r.authorization for r in home.recorded if r.path.endswith("/models")} == {f"Bearer {CANARY}", None}
+    assert all(r.authorization is None for r in elsewhere.recorded)
+    for page in (same, moved, found, new):
+        assert CANARY not in page
