@@ -25,8 +25,10 @@ from accounts.permissions import ALLOW, object_access, require_page_permission
 from console import provider_form as pf
 from console.unsaved_probe import discover_models, test_unsaved
 from providers import services
-from providers.api import preview_chain
+from console.preview import preview_chain
+from providers.access import metadata_masker
 from providers.models import Provider
+from providers.serializers import MASK
 from providers.signals import ChangeConflict, ChangeRefused
 
 VIEWER_TOOLTIP = "Viewers cannot change providers"
@@ -123,11 +125,14 @@ def edit_provider(request, provider_id: str):
     can_edit = _can(user, "providers.change_provider", provider) and provider.archived_at is None
     if request.method == "GET":
         values = pf.initial_values(provider)
+        if metadata_masker(user)(provider):  # viewers read metadata keys only, as on the API
+            values["metadata"] = json.dumps({key: MASK for key in provider.metadata or {}}, indent=2) if provider.metadata else ""
         return _render_form(request, _form_context(request, provider=provider, values=values, errors={}, can_edit=can_edit))
     _require(user, "providers.change_provider", provider)
     if provider.archived_at is not None:
         raise PermissionDenied("This provider is archived: restore it before changing it.")
     body, errors = pf.parse_form(request.POST, creating=False)
+    pf.drop_unchanged_status(body, provider)
     data, serializer_errors = pf.validate(body, provider, request)
     errors = {**serializer_errors, **errors}
     version = request.POST.get("version", "")
@@ -194,6 +199,9 @@ def preview(request):
     if creating:
         request_body = {"provider": body}
     else:
+        stored = Provider.objects.filter(pk=provider_id).first()
+        if stored is not None:
+            pf.drop_unchanged_status(body, stored)
         fields = {k: v for k, v in body.items() if k in pf.ROUTING_FIELDS}
         request_body = {"provider_id": provider_id, "changes": fields}
     context = {"errors": errors, "creating": creating}

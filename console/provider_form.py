@@ -2,7 +2,7 @@
 
 A form posts plain fields; `parse_form` turns them into the body a `POST /api/providers` or a
 `PATCH` would carry (JSON text areas decoded, fallback models one per line), and
-`validate` runs `ProviderSerializer` on it, so the page refuses exactly what the API refuses
+`validate` runs `ProviderFieldsSerializer` on it, so the page refuses exactly what the API refuses
 and shows the API's messages next to each field.
 """
 
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from providers.models import OPERATOR_STATUSES, DEFAULT_SECRET_POLICY, Kind, Provider, SecretPolicy
-from providers.serializers import ProviderSerializer
+from providers.serializers import ProviderFieldsSerializer
 
 NON_FIELD = "__all__"
 TEXT_FIELDS = ("name", "display_name", "kind", "endpoint", "default_model", "status", "secret_policy")
@@ -102,6 +102,14 @@ def parse_form(post, *, creating: bool) -> tuple[dict[str, Any], dict[str, list[
     return body, errors
 
 
+def drop_unchanged_status(body: dict[str, Any], provider: Provider) -> None:
+    """An edit sends `status` only when the operator changed it: the form shows the operator's
+    status (active, standby, disabled), and sending it back unchanged would clear a health
+    overlay (degraded, unreachable) that only the next check may lift."""
+    if body.get("status") == provider.operator_status():
+        del body["status"]
+
+
 def flatten_errors(errors: Any) -> dict[str, list[str]]:
     """DRF's error dict as field → messages (nested messages joined), `__all__` for the rest."""
     flat: dict[str, list[str]] = {}
@@ -120,11 +128,11 @@ def _messages(value: Any) -> list[str]:
 
 
 def validate(body: dict[str, Any], provider: Provider | None, request) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """`ProviderSerializer` on the body, as the API's create (provider None) or PATCH runs it."""
+    """`ProviderFieldsSerializer` on the body, as the API's create (provider None) or PATCH runs it."""
     if provider is None:
-        serializer = ProviderSerializer(data=body, context={"request": request})
+        serializer = ProviderFieldsSerializer(data=body, context={"request": request})
     else:
-        serializer = ProviderSerializer(provider, data=body, partial=True, context={"request": request})
+        serializer = ProviderFieldsSerializer(provider, data=body, partial=True, context={"request": request})
     if serializer.is_valid():
         return dict(serializer.validated_data), {}
     return None, flatten_errors(serializer.errors)

@@ -269,3 +269,22 @@ def test_unsaved_probes_send_the_stored_secret_only_to_its_own_origin(admin_page
     assert all(r.authorization is None for r in elsewhere.recorded)
     for page in (same, moved, found, new):
         assert CANARY not in page
+
+
+def test_saving_other_fields_keeps_a_health_overlay(admin_page, provider_factory):
+    provider = provider_factory(id="cloud", priority=10, secret_policy="none")
+    Provider.objects.filter(pk="cloud").update(status="degraded")
+    provider.refresh_from_db()
+    assert admin_page.post("/providers/cloud/edit/", edit_form(provider, priority="15")).status_code == HTTPStatus.FOUND
+    provider.refresh_from_db()
+    assert (provider.status, provider.priority) == ("degraded", 15)
+    # Choosing a status is still a change: standby lifts it to the operator's tier.
+    assert admin_page.post("/providers/cloud/edit/", edit_form(provider, status="standby")).status_code == HTTPStatus.FOUND
+    provider.refresh_from_db()
+    assert provider.status == "standby"
+
+
+def test_viewer_reads_metadata_keys_only_on_the_edit_page(viewer_page, admin_page, provider_factory):
+    provider_factory(id="cloud", secret_policy="none", metadata={"region": "us-east-canary"})
+    assert "us-east-canary" not in viewer_page.get("/providers/cloud/edit/").content.decode()
+    assert "us-east-canary" in admin_page.get("/providers/cloud/edit/").content.decode()
