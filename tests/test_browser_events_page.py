@@ -92,3 +92,9 @@ def test_a_change_through_the_api_appears_at_the_top_within_a_second_and_filters
         rows = page.locator("table.events > tbody > tr").all_inner_texts()
         assert len(rows) == shown + 1
         assert "p2" in rows[0] and all("p1" not in row.split("\t")[2] for row in rows)
+
+        # Usable on a phone: no horizontal scroll at 390 px, with a row opened.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(site.url + "/events/")
+        page.locator(NEWEST_ROW + " summary").click()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
