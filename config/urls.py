@@ -13,14 +13,11 @@ urlpatterns = [
     path("api/", include("health.urls")),
     path("api/", include("secrets_vault.urls")),
     path("api/", include("audit.urls")),
-    path("api/", include("providers.api_urls")),
+    path("api/", include("console.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Anything else under /api/ (an id that cannot be one, a mistyped path): a JSON 404.
     re_path(r"^api/", api_not_found, name="api-not-found"),
     path("", include("console.urls")),
     path("", include("accounts.urls")),
-    path("", include("health.page_urls")),
-    path("", include("secrets_vault.page_urls")),
-    path("", include("providers.urls")),
 ]

@@ -1,12 +1,39 @@
-"""The API root at /api/: where the browsable API starts and what an integrator can reach."""
+"""The provider REST API (list, create, detail, patch, archive, restore), the routing chain and
+its preview, and the API root at /api/. These answer with the combined read model (the vault's
+projection, health, `routing_intent`), so they live in the console, which may use every app."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
+
+from accounts.permissions import ViewableQuerysetMixin, method_permission
+from console.filters import ProviderFilter
+from console.preview import preview_chain
+from console.readmodel import current_chain
+from console.serializers import (
+    ChainPreviewSerializer,
+    ChainSerializer,
+    ProviderSerializer,
+    RoutingPreviewSerializer,
+)
+from core.api import NoStoreMixin
+from core.exceptions import Conflict, PreconditionFailed
+from core.schema import ErrorSerializer
+from providers import services
+from providers.access import metadata_masker
+from providers.models import Provider
+from providers.signals import ChangeConflict
 
 
 class ApiRootView(APIView):
@@ -30,3 +57,153 @@ class ApiRootView(APIView):
                 "docs": link("api-docs"),
             }
         )
+
+
+def if_match_versions(header: str | None) -> set[int] | None:
+    """The versions an `If-Match` header accepts; None when any will do (no header, or `*`).
+
+    An entity tag that is not one of our versions matches nothing, so the change is refused.
+    """
+    if header is None:
+        return None
+    candidates = [c.strip() for c in header.split(",")]
+    if "*" in candidates:
+        return None
+    tags = (c.removeprefix("W/").strip('"') for c in candidates)
+    return {int(tag) for tag in tags if tag.isascii() and tag.isdigit() and len(tag) <= 18}
+
+
+class ProviderViewSet(
+    NoStoreMixin,
+    ViewableQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Provider.objects.all()
+    serializer_class = ProviderSerializer
+    filterset_class = ProviderFilter
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]{0,62}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def required_permission(self, request: Request) -> str:
+        # Restoring is a change (a POST that adds nothing); DELETE archives, under delete_provider.
+        if self.action == "restore":
+            return "providers.change_provider"
+        return method_permission(Provider, request.method)
+
+    def filter_queryset(self, queryset):
+        # Filters (and hiding archived providers) are for the list; an archived provider stays
+        # reachable by id so it can be read and restored.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        user = self.request.user
+        context.update(
+            load_chain=current_chain,
+            mask_metadata=metadata_masker(user),
+        )
+        return context
+
+    def _respond(self, provider: Provider, code: int = status.HTTP_200_OK) -> Response:
+        data = self.get_serializer(provider).data
+        return Response(data, status=code, headers={"ETag": f'"{provider.version}"'})
+
+    def _expected_version(self) -> set[int] | None:
+        # Compared by the service once the row is locked, not here: two PATCHes that read the
+        # same version must not both pass (API.md: a stale If-Match is 412).
+        return if_match_versions(self.request.headers.get("If-Match"))
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._respond(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        clash = Provider.objects.filter(Q(id=data["id"]) | Q(name=data["name"])).values_list("id", "name").first()
+        if clash is not None:
+            field = "id" if clash[0] == data["id"] else "name"
+            raise Conflict({field: [f"A provider with this {field} already exists (archived ones count)."]})
+        try:
+            provider = services.create_provider(data, actor=request.user)
+        except IntegrityError:  # a concurrent create won the race
+            raise Conflict({"id": ["A provider with this id or name already exists."]}) from None
+        return self._respond(provider, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        provider = self.get_object()
+        serializer = self.get_serializer(provider, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        new_name = changes.get("name")
+        if new_name and new_name != provider.name and Provider.objects.filter(name=new_name).exists():
+            raise Conflict({"name": ["A provider with this name already exists."]})
+        try:
+            provider = services.update_provider(
+                provider, changes, actor=request.user, expected_version=self._expected_version()
+            )
+        except services.VersionMismatch as exc:
+            raise PreconditionFailed(str(exc)) from None
+        except IntegrityError:
+            raise Conflict({"name": ["A provider with this name already exists."]}) from None
+        except ChangeConflict as exc:  # e.g. the secret could not be re-bound to a new origin
+            raise Conflict(str(exc)) from None
+        return self._respond(provider)
+
+    @extend_schema(responses={200: ProviderSerializer}, description="Archive (reversible): the provider, with `archived_at`.")
+    def destroy(self, request, *args, **kwargs):
+        provider = self.get_object()
+        try:
+            archived = services.archive_provider(provider, actor=request.user, expected_version=self._expected_version())
+        except services.VersionMismatch as exc:
+            raise PreconditionFailed(str(exc)) from None
+        return self._respond(archived)
+
+    @extend_schema(request=None, responses=ProviderSerializer, description="Un-archive: the provider again.")
+    @action(detail=True, methods=["post"])
+    def restore(self, request, *args, **kwargs):
+        provider = self.get_object()
+        if provider.name and Provider.objects.live().filter(name=provider.name).exclude(pk=provider.pk).exists():
+            raise Conflict({"name": ["Another provider now uses this name; rename it first."]})
+        return self._respond(services.restore_provider(provider, actor=request.user))
+
+
+class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
+    queryset = Provider.objects.all()
+
+    def required_permission(self, request: Request) -> str:
+        return "providers.view_provider"
+
+    @extend_schema(responses=ChainSerializer)
+    def get(self, request: Request) -> Response:
+        chain, _, _ = current_chain()
+        return Response(chain.to_dict())
+
+
+class RoutingPreviewView(NoStoreMixin, generics.GenericAPIView):
+    """The chain as it would be after a change, computed by the same engine; saves nothing."""
+
+    queryset = Provider.objects.all()
+    serializer_class = RoutingPreviewSerializer
+
+    def required_permission(self, request: Request) -> str:
+        # A preview changes nothing, so viewers may ask "what if".
+        return "providers.view_provider"
+
+    @extend_schema(
+        request=RoutingPreviewSerializer,
+        responses={200: ChainPreviewSerializer, 404: ErrorSerializer},  # 404: provider_id names no provider
+    )
+    def post(self, request: Request) -> Response:
+        body = RoutingPreviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        chain, preview = preview_chain(body.validated_data, request)
+        data = preview.to_dict()
+        data["changed"] = preview.signature() != chain.signature()
+        return Response(data)

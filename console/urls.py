@@ -2,7 +2,10 @@ from django.urls import path
 
 from console import editing
 from console.events_page import EventsPage
-from console.views import favicon
+from console.views.checks import RunAllChecksPage, TestProviderPage
+from console.views.providers import ProviderDetailPage, ProviderListPage
+from console.views.secrets import SecretPanelPage
+from console.views.site import favicon
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
@@ -16,4 +19,12 @@ urlpatterns = [
     path("providers/<str:provider_id>/archive/", editing.archive_provider, name="console-provider-archive"),
     path("providers/<str:provider_id>/restore/", editing.restore_provider, name="console-provider-restore"),
     path("events/", EventsPage.as_view(), name="events-page"),
+    # Test one provider, Run all checks (console/views/checks.py).
+    path("providers/<str:provider_id>/test/", TestProviderPage.as_view(), name="provider-test-page"),
+    path("checks/run-all/", RunAllChecksPage.as_view(), name="run-all-checks"),
+    # The secret panel (console/views/secrets.py).
+    path("providers/<str:provider_id>/secret/", SecretPanelPage.as_view(), name="provider-secret-page"),
+    # The provider list with the routing chain, a provider's page (console/views/providers.py).
+    path("", ProviderListPage.as_view(), name="provider-list"),
+    path("providers/<str:provider_id>/", ProviderDetailPage.as_view(), name="provider-detail"),
 ]

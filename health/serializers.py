@@ -13,7 +13,6 @@ from core.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
 from health.models import HealthCheck
 from providers.models import Status
-from providers.serializers import ProviderHealthSerializer
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -48,6 +47,19 @@ class TestAllRequestSerializer(StrictSerializer):
     provider_ids = serializers.ListField(
         child=serializers.CharField(max_length=63), allow_null=True, default=None, max_length=10_000
     )
+
+
+class ProviderHealthSerializer(serializers.Serializer):
+    """`health` of a provider (and the figures of `GET …/metrics`); null until the first check."""
+
+    latency_ms_last = serializers.IntegerField(allow_null=True)
+    latency_ms_avg_5m = serializers.FloatField(allow_null=True)
+    latency_ms_p95_5m = serializers.FloatField(allow_null=True)
+    success_rate_5m = serializers.FloatField(allow_null=True)
+    failure_count_last_1m = serializers.IntegerField(allow_null=True)
+    last_checked_at = serializers.DateTimeField(allow_null=True)
+    last_error_code = serializers.CharField(allow_null=True)
+    last_error_message = serializers.CharField(allow_null=True)
 
 
 class MetricsBucketSerializer(serializers.Serializer):

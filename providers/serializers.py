@@ -1,19 +1,17 @@
-"""The provider object of API.md, field by field."""
+"""The provider's own fields as API.md describes them, with the validation every writer shares."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.serializers import StrictFieldsMixin
 from core.masking import MASK
 from core.parsers import JSONSerializerField
+from core.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
 from providers import validators as v
 from providers.models import OPERATOR_STATUSES, Kind, Provider, SecretPolicy, Status, default_secret_policy
@@ -23,49 +21,6 @@ WRITABLE_FIELDS = (
     "status", "enabled", "priority", "capabilities", "secret_policy", "retries", "timeout_ms",
     "tool_timeout_ms", "metadata",
 )
-SECRET_FIELDS = (
-    "secret_present", "secret_last_rotated_at", "secret_touched_by", "secret_touched_at", "secret_id_hint",
-)
-HEALTH_FIELDS = (
-    "latency_ms_last", "latency_ms_avg_5m", "latency_ms_p95_5m", "success_rate_5m",
-    "failure_count_last_1m", "last_checked_at", "last_error_code", "last_error_message",
-)
-
-
-def chain_context(context: dict) -> dict:
-    """The chain and per-provider context, loaded on first use and shared by a whole list.
-
-    Loaded lazily so a response written after a change shows the chain as it now is.
-    """
-    if "chain" not in context:
-        context["chain"], _, context["provider_context"] = context["load_chain"]()
-    return context
-
-
-class SecretProjectionField(serializers.Field):
-    """One field of the vault's UI-safe projection; never anything else of the secret."""
-
-    def __init__(self, **kwargs):
-        super().__init__(source="*", read_only=True, **kwargs)
-
-    def to_representation(self, provider: Provider):
-        value = chain_context(self.context)["provider_context"].secret(provider.id).get(self.field_name)
-        return iso_utc(value) if isinstance(value, datetime) else value
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class SecretFlagField(SecretProjectionField):
-    pass
-
-
-@extend_schema_field({"type": "string", "nullable": True})
-class SecretTextField(SecretProjectionField):
-    pass
-
-
-@extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
-class SecretTimeField(SecretProjectionField):
-    pass
 
 
 # The rules of providers/validators.py, as the schema states them to integrators.
@@ -129,64 +84,12 @@ class StatusFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": values}
 
 
-# --- what the responses hold besides the provider's own fields, for the OpenAPI schema ---
-
-
-class ProviderHealthSerializer(serializers.Serializer):
-    """`health` of a provider (and the figures of `GET …/metrics`); null until the first check."""
-
-    latency_ms_last = serializers.IntegerField(allow_null=True)
-    latency_ms_avg_5m = serializers.FloatField(allow_null=True)
-    latency_ms_p95_5m = serializers.FloatField(allow_null=True)
-    success_rate_5m = serializers.FloatField(allow_null=True)
-    failure_count_last_1m = serializers.IntegerField(allow_null=True)
-    last_checked_at = serializers.DateTimeField(allow_null=True)
-    last_error_code = serializers.CharField(allow_null=True)
-    last_error_message = serializers.CharField(allow_null=True)
-
-
-class RoutingIntentSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["primary", "fallback", "excluded"])
-    position = serializers.IntegerField(allow_null=True)
-    targets = serializers.ListField(child=serializers.CharField())
-    next_provider_id = serializers.CharField(allow_null=True)
-
-
-class ChainNodeSerializer(serializers.Serializer):
-    provider_id = serializers.CharField()
-    name = serializers.CharField()
-    display_name = serializers.CharField()
-    position = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Status.choices)
-    models = serializers.ListField(child=serializers.CharField())
-    state = serializers.ChoiceField(choices=["active", "standby", "skipped"])
-    reason_code = serializers.CharField()
-    reason = serializers.CharField()
-
-
-class ChainExcludedSerializer(serializers.Serializer):
-    provider_id = serializers.CharField()
-    reason_code = serializers.CharField()
-    reason = serializers.CharField()
-
-
-class ChainSerializer(serializers.Serializer):
-    """The routing chain of API.md (`providers.routing.Chain.to_dict()`)."""
-
-    nodes = ChainNodeSerializer(many=True)
-    active_provider_id = serializers.CharField(allow_null=True)
-    active_reason = serializers.CharField()
-    excluded = ChainExcludedSerializer(many=True)
-    computed_at = serializers.DateTimeField()
-
-
-class ChainPreviewSerializer(ChainSerializer):
-    """The chain as if a change were applied, and whether it differs from the chain now."""
-
-    changed = serializers.BooleanField()
-
-
-class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+# The provider's own fields: the public (writable) ones with their validation, and the read-only
+# ones the row holds. The API's provider (`console.serializers.ProviderSerializer`) adds the
+# secret projection, health and `routing_intent`; the console's forms validate with this one, so
+# a page refuses exactly what the API refuses. (No docstring: the schema's description of the
+# provider comes from the classes above it, as it did before the split.)
+class ProviderFieldsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     id = serializers.RegexField(
         v.PROVIDER_ID_RE,
         max_length=63,
@@ -216,37 +119,20 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     enabled = serializers.BooleanField(required=False, initial=True)
     secret_required = serializers.BooleanField(read_only=True)
-    secret_present = SecretFlagField()
-    secret_last_rotated_at = SecretTimeField()
-    secret_touched_by = SecretTextField()
-    secret_touched_at = SecretTimeField()
-    secret_id_hint = SecretTextField()
-    routing_intent = serializers.SerializerMethodField()
-    health = serializers.SerializerMethodField()
 
     class Meta:
         model = Provider
         fields = (
             "id", "name", "display_name", "kind", "endpoint", "default_model", "fallback_models",
             "status", "status_reason", "enabled", "priority", "capabilities", "secret_policy",
-            "secret_required", *SECRET_FIELDS, "retries", "timeout_ms", "tool_timeout_ms", "metadata",
-            "routing_intent", "health", "version", "archived_at", "created_at", "updated_at",
+            "secret_required", "retries", "timeout_ms", "tool_timeout_ms", "metadata",
+            "version", "archived_at", "created_at", "updated_at",
         )
         read_only_fields = ("status_reason", "version", "archived_at", "created_at", "updated_at")
         # Uniqueness is checked by the view and answered with 409, as API.md asks.
         validators: list = []
 
     # --- reading -----------------------------------------------------------------------
-
-    @extend_schema_field(ProviderHealthSerializer)
-    def get_health(self, obj: Provider) -> dict[str, Any]:
-        health = dict(chain_context(self.context)["provider_context"].health_of(obj.id))
-        health["last_checked_at"] = iso_utc(health.get("last_checked_at"))
-        return {name: health.get(name) for name in HEALTH_FIELDS}
-
-    @extend_schema_field(RoutingIntentSerializer)
-    def get_routing_intent(self, obj: Provider) -> dict[str, Any]:
-        return chain_context(self.context)["chain"].routing_intent(obj.id, obj.models)
 
     def to_representation(self, instance: Provider) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -293,60 +179,3 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         if current is None and "secret_policy" not in attrs and "kind" in attrs:
             attrs["secret_policy"] = default_secret_policy(attrs["kind"])
         return attrs
-
-
-@extend_schema_field(ProviderSerializer(partial=True))
-class ProposedChangesField(serializers.DictField):
-    """`changes`: writable provider fields, validated as a PATCH of `provider_id` would be."""
-
-
-@extend_schema_field(ProviderSerializer)
-class ProposedProviderField(serializers.DictField):
-    """`provider`: a new provider, validated as a create would be."""
-
-
-class RoutingPreviewSerializer(StrictFieldsMixin, serializers.Serializer):
-    """`{"provider_id", "changes"}` (a change to a provider) or `{"provider"}` (a new one)."""
-
-    provider_id = serializers.CharField(required=False, max_length=63)
-    changes = ProposedChangesField(required=False)
-    provider = ProposedProviderField(required=False)
-
-    def validate(self, attrs):
-        has_change = "provider_id" in attrs or "changes" in attrs
-        if has_change == ("provider" in attrs):
-            raise serializers.ValidationError(
-                {"detail": "Send either provider_id with changes, or provider (a new provider)."}
-            )
-        if has_change and not ("provider_id" in attrs and "changes" in attrs):
-            raise serializers.ValidationError({"changes": ["provider_id and changes go together."]})
-        return attrs
-
-
-class RoutingPreviewSchema(OpenApiSerializerExtension):
-    """The body is one of two shapes; the schema says which fields go together."""
-
-    target_class = RoutingPreviewSerializer
-
-    def map_serializer(self, auto_schema, direction):
-        change = auto_schema.resolve_serializer(ProviderSerializer(partial=True), direction).ref
-        new = auto_schema.resolve_serializer(ProviderSerializer, direction).ref
-        provider_id = {"type": "string", "pattern": v.PROVIDER_ID_RE}
-        return {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "description": "A change to an existing provider.",
-                    "properties": {"provider_id": provider_id, "changes": change},
-                    "required": ["provider_id", "changes"],
-                    "additionalProperties": False,
-                },
-                {
-                    "type": "object",
-                    "description": "A new provider.",
-                    "properties": {"provider": new},
-                    "required": ["provider"],
-                    "additionalProperties": False,
-                },
-            ]
-        }

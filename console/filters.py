@@ -1,4 +1,5 @@
-"""Filters and ordering of `GET /api/providers` (API.md, spec §4.1)."""
+"""Filters and ordering of `GET /api/providers` (API.md, spec §4.1), secret status and health
+included: they read the vault's and health's tables, so they belong to the console's read model."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.roles import ADMIN, VIEWER
 from providers import services
 from providers.models import Provider
+from secrets_vault.services import set_secret
 
 DEMO_OPENAI_KEY = "sk-demo-openai"  # the simulator's demo key, not a real credential
 
@@ -67,8 +68,6 @@ class Command(BaseCommand):
     def _seed_providers(self, simulator: str) -> None:
         if Provider.objects.exists():
             return
-        from secrets_vault.services import set_secret
-
         with transaction.atomic():
             for data in demo_providers(simulator):
                 services.create_provider(data)

@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
 from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
+from console.readmodel import current_chain
 from health.history import recent_checks
 from providers.access import metadata_masker
-from providers.chain import current_chain
 from providers.models import Provider
 
 
@@ -19,7 +19,7 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
     delegated providers sees their cards only (the chain spans providers they may not see);
     anyone else gets 403, as the API's list."""
 
-    template_name = "providers/list.html"
+    template_name = "console/provider_list.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -49,7 +49,7 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
 class ProviderDetailPage(LoginRequiredMixin, TemplateView):
     """Readable with the global view permission or a delegated object permission (as the API)."""
 
-    template_name = "providers/detail.html"
+    template_name = "console/provider_detail.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from providers.api import ProviderViewSet, RoutingChainView, RoutingPreviewView
+from console.api import ProviderViewSet, RoutingChainView, RoutingPreviewView
 
 
 class NoSlashRouter(SimpleRouter):

@@ -1,4 +1,5 @@
-"""Loads what the routing engine needs from the database, in a fixed number of queries."""
+"""The read model of the console and the API: providers with their vault projection and health,
+and the routing chain computed from them, loaded in a fixed number of queries."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from console.api import ProviderViewSet
 from providers import services
-from providers.api import ProviderViewSet
 from providers.models import Provider
 
 HOLD_S = 0.3  # how long each writer keeps the row locked, so the two overlap

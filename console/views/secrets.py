@@ -58,7 +58,7 @@ class SecretForm(forms.Form):
 
 @method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class SecretPanelPage(LoginRequiredMixin, TemplateView):
-    template_name = "secrets_vault/panel.html"
+    template_name = "console/secret_panel.html"
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
