@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from providers.models import OPERATOR_STATUSES, DEFAULT_SECRET_POLICY, Kind, Provider, SecretPolicy
+from providers.models import DEFAULT_SECRET_POLICY, OPERATOR_STATUSES, Kind, Provider, SecretPolicy
 from providers.serializers import ProviderFieldsSerializer
 
 NON_FIELD = "__all__"

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from console import editing
 from console.events_page import EventsPage
+from console.views import editing
 from console.views.checks import RunAllChecksPage, TestProviderPage
 from console.views.providers import ProviderDetailPage, ProviderListPage
 from console.views.secrets import SecretPanelPage
@@ -9,7 +9,7 @@ from console.views.site import favicon
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
-    # Changing providers (console/editing.py); outside /providers/<id>/ so no id is shadowed.
+    # Changing providers (console/views/editing.py); outside /providers/<id>/ so no id is shadowed.
     path("new-provider/", editing.create_provider, name="console-provider-create"),
     path("archived/", editing.archived_providers, name="console-archived-providers"),
     path("provider-form/preview/", editing.preview, name="console-provider-preview"),

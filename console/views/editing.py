@@ -23,9 +23,9 @@ from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.permissions import ALLOW, object_access, require_page_permission
 from console import provider_form as pf
+from console.preview import preview_chain
 from console.unsaved_probe import discover_models, test_unsaved
 from providers import services
-from console.preview import preview_chain
 from providers.access import metadata_masker
 from providers.models import Provider
 from providers.serializers import MASK
