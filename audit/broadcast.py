@@ -110,9 +110,10 @@ def split_frames(message: dict[str, Any], *, masked: bool) -> list[str]:
 class OutageLog:
     """Logs the first failure of an outage and the recovery, and nothing in between."""
 
-    def __init__(self, what: str, log: logging.Logger = logger):
+    def __init__(self, what: str, log: logging.Logger = logger, level: int = logging.ERROR):
         self.what = what
         self.log = log
+        self.level = level
         self.failing = False
         self.missed = 0
 
@@ -120,7 +121,8 @@ class OutageLog:
         self.missed += missed
         if not self.failing:
             self.failing = True
-            self.log.error(
+            self.log.log(
+                self.level,
                 "%s failed (%s: %s); further failures are not logged until it works again. "
                 "Changes are still saved and audited; open consoles refill what they missed.",
                 self.what, type(exc).__name__, str(exc)[:200],
@@ -129,7 +131,8 @@ class OutageLog:
     def recovered(self) -> None:
         if self.failing:
             self.failing = False
-            self.log.warning("%s works again (%s events were not broadcast meanwhile).", self.what, self.missed)
+            missed = f" ({self.missed} events were not broadcast meanwhile)" if self.missed else ""
+            self.log.log(max(logging.INFO, self.level - 10), "%s works again%s.", self.what, missed)
             self.missed = 0
 
 

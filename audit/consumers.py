@@ -42,7 +42,7 @@ from audit.broadcast import (
     split_frames,
     without_events,
 )
-from audit.events import serialize_event
+from audit.events import masked_event, serialize_event
 from audit.models import AuditEvent
 
 # Close code when the user's access ends while the socket is open (signed out, deactivated,
@@ -54,7 +54,11 @@ REFILL_LIMIT = 1000
 RETRY_MAX_SECONDS = 2.0
 YIELD_EVERY_FRAMES = 100
 
-_layer_outage = OutageLog("Receiving audit events from the channel layer", logging.getLogger(__name__))
+# A warning: the outage itself is the broadcaster's error (logged once); this says the open
+# sockets noticed it and wait for the layer to come back.
+_layer_outage = OutageLog(
+    "Receiving audit events from the channel layer", logging.getLogger(__name__), level=logging.WARNING
+)
 
 
 def _events_after(event_id: int, limit: int) -> list[AuditEvent]:
@@ -185,6 +189,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await asyncio.sleep(0)  # a Run all is 1,000 frames: let other sockets and requests in
         if ids:
             self.last_event_id = max(self.last_event_id, *ids)
+
+    async def audit_event(self, message: dict[str, Any]) -> None:
+        """A single event row sent to the group by other code (`{"type": "audit.event",
+        "event": {event row}}`, the message this consumer used to get): one `event` frame."""
+        access = await self._access_since(time.time())
+        if access is None:
+            return
+        event = message["event"] if access.unmasked else masked_event(message["event"])
+        await self.send(text_data=frames_for([event], batch=False)[0])
 
     async def audit_refill(self, message: dict[str, Any]) -> None:
         """Back from a channel-layer outage: send what was committed meanwhile."""

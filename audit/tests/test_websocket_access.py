@@ -141,3 +141,25 @@ def test_a_user_without_a_role_is_refused_so_the_hello_never_says_role_null(outs
         await ws.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_single_event_message_sent_to_the_group_by_other_code_is_still_masked_for_viewers(viewer_user):
+    from channels.layers import get_channel_layer
+
+    from audit.events import EVENTS_GROUP
+
+    _, cookie = signed_in(viewer_user)
+    row = {"id": 1, "event": "provider.updated", "provider_id": "p1", "actor": "alice", "summary": "s",
+           "payload": {"priority": 2}, "masked": False, "created_at": "2026-01-01T00:00:00.000000Z",
+           "request_id": None, "client_request_id": None}
+
+    async def scenario():
+        ws = connect([ORIGIN, cookie])
+        assert (await ws.connect())[0]
+        await ws.receive_json_from()
+        await get_channel_layer().group_send(EVENTS_GROUP, {"type": "audit.event", "event": row})
+        frame = await ws.receive_json_from()
+        assert frame == {"type": "event", "event": {**row, "payload": {"priority": "***"}, "masked": True}}
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
