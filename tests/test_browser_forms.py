@@ -98,3 +98,25 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
     # The database is read once the browser is gone.
     provider = Provider.objects.get(pk="local-ollama")
     assert provider.archived_at is None and provider.priority == 5 and provider.secret_policy == "none"
+
+
+def test_a_stale_save_shows_theirs_and_yours_in_place(live_server, admin_user, provider_factory):
+    provider_factory(id="cloud", display_name="Cloud", secret_policy="none", priority=20)
+    with browser_page() as page:
+        sign_in(page, live_server.url)
+        page.goto(f"{live_server.url}/providers/cloud/edit/")
+        other = page.context.new_page()  # another tab saves first
+        other.goto(f"{live_server.url}/providers/cloud/edit/")
+        other.fill("#id_priority", "40")
+        other.click("[data-testid=save]")
+        other.wait_for_url("**/#provider-cloud")
+
+        page.fill("#id_priority", "60")
+        page.click("[data-testid=save]")
+        page.wait_for_selector("[data-testid=conflict]")  # the 412 answer is swapped in, no reload
+        row = page.locator("[data-testid=conflict] tr[data-field=priority]")
+        assert row.locator(".theirs").inner_text() == "40" and row.locator(".yours").inner_text() == "60"
+        assert page.input_value("#id_priority") == "60"
+        page.click("[data-testid=reload]")
+        page.wait_for_selector("#provider-form")
+        assert page.input_value("#id_priority") == "40"
