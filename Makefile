@@ -72,6 +72,7 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_test_all.py
+	$(BIN)/python bench/bench_event_fanout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
