@@ -9,7 +9,7 @@ from django.views.generic import TemplateView
 
 from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
 from console.readmodel import current_chain
-from health.history import recent_checks
+from console.views.detail import detail_extras
 from providers.access import metadata_masker
 from providers.models import Provider
 
@@ -64,6 +64,7 @@ class ProviderDetailPage(LoginRequiredMixin, TemplateView):
             intent=chain.routing_intent(provider.id, provider.models),
             show_metadata=not metadata_masker(user)(provider),
             can_test=object_access(user, "providers.test_provider", provider) == ALLOW,
-            history=recent_checks(provider.id),
         )
+        # The chart, the check history and the events, paginated (console/views/detail.py).
+        context.update(detail_extras(self.request, provider))
         return context
