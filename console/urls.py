@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.events_page import EventsPage
+from console.views.events import EventsPage
 from console.views import editing
 from console.views.checks import RunAllChecksPage, TestProviderPage
 from console.views.providers import ProviderDetailPage, ProviderListPage
