@@ -115,8 +115,16 @@ def _hm(moment: datetime | None) -> str:
 
 
 def order_key(p: RoutingInput) -> tuple:
-    """Operator tier first (active before standby), then priority ascending, then name."""
+    """The operator's order: tier first (active before standby), then priority ascending, then
+    name. A degraded or unreachable provider keeps the tier the operator gave it."""
     return (0 if p.tier == "active" else 1, p.priority, p.name)
+
+
+def effective_key(p: RoutingInput) -> tuple:
+    """The order a router tries them in: usable healthy providers, then usable degraded ones,
+    then the skipped ones; the operator's order inside each group."""
+    group = (0 if p.status in HEALTHY else 1) if is_usable(p) else 2
+    return (group, *order_key(p))
 
 
 def is_candidate(p: RoutingInput) -> bool:
@@ -153,9 +161,17 @@ def _problem(p: RoutingInput) -> tuple[str, str]:
     return "missing_secret", "needs a secret (secret_policy=required) and none is stored"
 
 
+def _either(names: list[str]) -> str:
+    """"a fails", "a and b both fail", "a, b and c all fail"."""
+    if len(names) == 1:
+        return f"{names[0]} fails"
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"{listed} {'both' if len(names) == 2 else 'all'} fail"
+
+
 def compute_chain(providers: Iterable[RoutingInput], now: datetime | None = None) -> Chain:
     providers = list(providers)
-    candidates = sorted((p for p in providers if is_candidate(p)), key=order_key)
+    candidates = [p for p in providers if is_candidate(p)]
     excluded = [
         Excluded(
             provider_id=p.id,
@@ -165,15 +181,17 @@ def compute_chain(providers: Iterable[RoutingInput], now: datetime | None = None
         for p in sorted((p for p in providers if not is_candidate(p)), key=lambda p: p.name)
     ]
 
-    usable = [p for p in candidates if is_usable(p)]
-    active = next((p for p in usable if p.status in HEALTHY), None)
-    if active is None:
-        active = next((p for p in usable if p.status == "degraded"), None)
+    chain_order = sorted(candidates, key=effective_key)
+    active = chain_order[0] if chain_order and is_usable(chain_order[0]) else None
+    # What the operator ranked before the serving provider (or every candidate, when none
+    # serves) and why each of them does not serve.
+    operator_order = sorted(candidates, key=order_key)
+    ahead = operator_order[: operator_order.index(active)] if active is not None else operator_order
+    passed_over = [f"{p.name} {_why_not(p)}" for p in ahead]
 
     nodes: list[Node] = []
-    passed_over: list[str] = []  # what was said of the candidates before the active one
-    seen_active = False
-    for position, p in enumerate(candidates, start=1):
+    tried: list[str] = []  # the usable providers before this node, in chain order
+    for position, p in enumerate(chain_order, start=1):
         node = Node(
             provider_id=p.id,
             name=p.name,
@@ -182,34 +200,28 @@ def compute_chain(providers: Iterable[RoutingInput], now: datetime | None = None
             status=p.status,
             models=list(p.models),
         )
-        role = "primary" if position == 1 else f"fallback {position - 1}"
         if not is_usable(p):
             node.state = SKIPPED
             node.reason_code, problem = _problem(p)
-            node.reason = f"{role} {p.name} {problem}; skipped"
-            if not seen_active:
-                passed_over.append(f"{role} {p.name} {problem}")
+            node.reason = f"{p.name} {problem}; skipped"
         elif p is active:
-            seen_active = True
             node.state = ACTIVE
-            node.reason_code, node.reason = _active_reason(p, position, passed_over)
-        elif not seen_active:
-            # Usable but passed over: only a degraded provider is, when a healthy one follows.
-            node.state = STANDBY
-            node.reason_code = "degraded"
-            node.reason = f"{role} {p.name} is {_failure(p)}; a healthy provider is preferred"
-            passed_over.append(f"{role} {p.name} is {_failure(p)}")
+            node.reason_code, node.reason = _active_reason(p, passed_over)
         else:
             node.state = STANDBY
-            node.reason_code = "fallback"
-            node.reason = f"{p.name} takes over if {active.name if active else 'the active provider'} fails"
-            if p.status == "degraded":
-                node.reason += f" (it is {_failure(p)})"
+            takes_over = f"takes over if {_either(tried)}"
+            if p.status in HEALTHY:
+                node.reason_code = "fallback"
+                node.reason = f"{p.name} {takes_over}"
+            else:
+                node.reason_code = "degraded"
+                node.reason = f"{p.name} is {_failure(p)}; {takes_over}"
+        if is_usable(p):
+            tried.append(p.name)
         nodes.append(node)
 
     if active is not None:
-        active_node = next(n for n in nodes if n.provider_id == active.id)
-        active_reason = active_node.reason
+        active_reason = nodes[0].reason
     elif not candidates:
         active_reason = "No provider is serving: none is enabled."
     else:
@@ -224,9 +236,16 @@ def compute_chain(providers: Iterable[RoutingInput], now: datetime | None = None
     )
 
 
-def _active_reason(p: RoutingInput, position: int, passed_over: list[str]) -> tuple[str, str]:
+def _why_not(p: RoutingInput) -> str:
+    """Why a provider the operator ranked earlier does not serve."""
+    if is_usable(p):  # usable but degraded, passed over for a healthy one
+        return f"is {_failure(p)}"
+    return _problem(p)[1]
+
+
+def _active_reason(p: RoutingInput, passed_over: list[str]) -> tuple[str, str]:
     healthy = p.status in HEALTHY
-    if position == 1:
+    if not passed_over:
         if healthy:
             return "primary_healthy", f"primary {p.name} is healthy and first by tier and priority {p.priority}"
         return "degraded_only", f"primary {p.name} is {_failure(p)} but usable, and no healthy provider is"

@@ -220,16 +220,16 @@ def test_a_django_validation_error_without_fields_is_a_detail_text():
 
 
 def test_routing_intent_names_the_serving_provider_primary(viewer_client, provider_factory):
-    # First by priority but without the secret it requires: the chain skips it.
+    # First by priority but without the secret it requires: the chain skips it, after the usable ones.
     provider_factory(id="keyless", kind="openai_compatible", priority=1)
     provider_factory(id="serving", kind="ollama", priority=2)
     provider_factory(id="spare", kind="ollama", priority=3)
     chain = viewer_client.get("/api/routing-chain").json()
     assert chain["active_provider_id"] == "serving"
     intents = {p["id"]: p["routing_intent"] for p in viewer_client.get("/api/providers").json()["results"]}
-    assert intents["keyless"] == {"role": "excluded", "position": 1, "targets": ["gpt-4o-mini", "gpt-4o"],
+    assert intents["keyless"] == {"role": "excluded", "position": 3, "targets": ["gpt-4o-mini", "gpt-4o"],
                                   "next_provider_id": None}
-    assert intents["serving"] == {"role": "primary", "position": 2, "targets": ["gpt-4o-mini", "gpt-4o"],
+    assert intents["serving"] == {"role": "primary", "position": 1, "targets": ["gpt-4o-mini", "gpt-4o"],
                                   "next_provider_id": "spare"}
     assert intents["spare"]["role"] == "fallback"
 

@@ -37,7 +37,10 @@ def test_missing_required_secret_is_skipped_in_the_chain(viewer_client, provider
     provider_factory(id="needs-key", priority=1, kind="openai_compatible")
     provider_factory(id="local", priority=2, kind="ollama")
     chain = viewer_client.get("/api/routing-chain").json()
-    assert chain["nodes"][0]["reason_code"] == "missing_secret"
+    # The effective order: the usable provider first, the skipped one after it.
+    assert [(n["provider_id"], n["position"], n["reason_code"]) for n in chain["nodes"]] == [
+        ("local", 1, "next_healthy"), ("needs-key", 2, "missing_secret"),
+    ]
     assert chain["active_provider_id"] == "local"
 
 

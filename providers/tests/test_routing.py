@@ -1,4 +1,4 @@
-"""One test per rule of the routing chain (ARCHITECTURE.md), on plain data."""
+"""One test per rule of the routing chain (docs/architecture.md), on plain data."""
 
 from datetime import UTC, datetime
 
@@ -40,8 +40,39 @@ def test_priority_ascending_within_a_tier_and_name_breaks_ties():
 
 
 def test_degraded_or_unreachable_provider_keeps_its_operator_tier():
-    chain = compute_chain([p("a", 10, tier="active", status="unreachable"), p("s", 1, tier="standby")])
-    assert order(chain) == ["a", "s"]
+    chain = compute_chain([
+        p("a-down", 10, tier="active", status="unreachable"), p("s-down", 1, tier="standby", status="unreachable"),
+        p("a-deg", 10, tier="active", status="degraded"), p("s-deg", 1, tier="standby", status="degraded"),
+    ])
+    assert order(chain) == ["a-deg", "s-deg", "a-down", "s-down"]
+
+
+def test_effective_order_is_usable_healthy_then_usable_degraded_then_skipped():
+    chain = compute_chain([
+        p("down", 1, status="unreachable"),
+        p("deg", 2, status="degraded"),
+        p("spare", 5, tier="standby"),
+        p("fine", 9),
+        p("spare-deg", 3, tier="standby", status="degraded"),
+        p("keyless", 0, secret_policy="required"),
+    ])
+    assert order(chain) == ["fine", "spare", "deg", "spare-deg", "keyless", "down"]
+    assert [n.state for n in chain.nodes] == ["active", "standby", "standby", "standby", "skipped", "skipped"]
+    assert [n.position for n in chain.nodes] == [1, 2, 3, 4, 5, 6]
+    # One numbering: a provider's routing_intent position is its node's position.
+    assert {n.provider_id: chain.routing_intent(n.provider_id, [])["position"] for n in chain.nodes} == {
+        "fine": 1, "spare": 2, "deg": 3, "spare-deg": 4, "keyless": 5, "down": 6,
+    }
+
+
+def test_each_fallback_says_which_failures_it_takes_over_after():
+    chain = compute_chain([p("a", 1), p("b", 2), p("down", 3, status="unreachable"), p("c", 4), p("d", 5, status="degraded")])
+    reasons = {n.provider_id: n.reason for n in chain.nodes}
+    assert reasons["b"] == "b takes over if a fails"
+    assert reasons["c"] == "c takes over if a and b both fail"
+    assert reasons["d"] == "d is degraded; takes over if a, b and c all fail"
+    assert reasons["down"] == "down is unreachable; skipped"
+    assert len(set(reasons.values())) == len(reasons)
 
 
 def test_unreachable_primary_is_skipped_and_the_next_healthy_serves():
@@ -53,10 +84,14 @@ def test_unreachable_primary_is_skipped_and_the_next_healthy_serves():
     )
     assert chain.active_provider_id == "azure-east"
     first, second = chain.nodes
-    assert (first.state, first.reason_code) == ("skipped", "unreachable")
-    assert (second.state, second.reason_code) == ("active", "next_healthy")
+    assert (first.provider_id, first.position, first.state, first.reason_code) == (
+        "azure-east", 1, "active", "next_healthy",
+    )
+    assert (second.provider_id, second.position, second.state, second.reason_code) == (
+        "openai-prod", 2, "skipped", "unreachable",
+    )
     assert chain.active_reason == (
-        "primary openai-prod is unreachable (timeout at 12:01:03Z); azure-east is next by priority 20 and healthy"
+        "openai-prod is unreachable (timeout at 12:01:03Z); azure-east is next by priority 20 and healthy"
     )
 
 
@@ -65,9 +100,10 @@ def test_missing_required_secret_makes_a_provider_unusable():
         [p("keyless", 1, secret_policy="required", secret_present=False), p("local", 2)]
     )
     assert chain.active_provider_id == "local"
-    assert chain.nodes[0].state == "skipped"
-    assert chain.nodes[0].reason_code == "missing_secret"
-    assert "needs a secret" in chain.nodes[0].reason
+    assert order(chain) == ["local", "keyless"]
+    assert chain.nodes[1].state == "skipped"
+    assert chain.nodes[1].reason_code == "missing_secret"
+    assert "needs a secret" in chain.nodes[1].reason
 
 
 def test_present_required_secret_and_optional_policy_are_usable():
@@ -81,8 +117,9 @@ def test_present_required_secret_and_optional_policy_are_usable():
 def test_healthy_provider_is_preferred_over_an_earlier_degraded_one():
     chain = compute_chain([p("deg", 1, status="degraded"), p("fine", 2)])
     assert chain.active_provider_id == "fine"
-    assert (chain.nodes[0].state, chain.nodes[0].reason_code) == ("standby", "degraded")
-    assert "primary deg is degraded" in chain.active_reason
+    assert order(chain) == ["fine", "deg"]
+    assert (chain.nodes[1].state, chain.nodes[1].reason_code) == ("standby", "degraded")
+    assert chain.active_reason == "deg is degraded; fine is next by priority 2 and healthy"
 
 
 def test_nothing_healthy_falls_back_to_the_first_usable_degraded():
@@ -90,8 +127,9 @@ def test_nothing_healthy_falls_back_to_the_first_usable_degraded():
         [p("down", 1, status="unreachable"), p("deg1", 2, status="degraded"), p("deg2", 3, status="degraded")]
     )
     assert chain.active_provider_id == "deg1"
-    assert chain.nodes[1].reason_code == "degraded_only"
-    assert [n.state for n in chain.nodes] == ["skipped", "active", "standby"]
+    assert order(chain) == ["deg1", "deg2", "down"]
+    assert chain.nodes[0].reason_code == "degraded_only"
+    assert [n.state for n in chain.nodes] == ["active", "standby", "skipped"]
 
 
 def test_nothing_usable_means_no_active_provider_and_says_why():
@@ -100,7 +138,7 @@ def test_nothing_usable_means_no_active_provider_and_says_why():
     )
     assert chain.active_provider_id is None
     assert [n.state for n in chain.nodes] == ["skipped", "skipped"]
-    assert chain.active_reason.startswith("No provider is serving: primary down is unreachable")
+    assert chain.active_reason.startswith("No provider is serving: down is unreachable")
     assert "nokey needs a secret" in chain.active_reason
 
 

@@ -13,9 +13,10 @@ def p(pid, priority, **kw):
 def test_a_required_secret_bound_elsewhere_is_skipped_like_a_missing_one():
     chain = compute_chain([p("moved", 1, secret_bound=False), p("next", 2)])
 
-    moved = chain.nodes[0]
+    assert [n.provider_id for n in chain.nodes] == ["next", "moved"]  # the skipped come last
+    moved = chain.nodes[1]
     assert (moved.state, moved.reason_code) == ("skipped", "secret_origin_mismatch")
-    assert moved.reason == "primary moved has its secret set for another origin than its endpoint's; skipped"
+    assert moved.reason == "moved has its secret set for another origin than its endpoint's; skipped"
     assert chain.active_provider_id == "next"
     assert "has its secret set for another origin" in chain.active_reason
 
