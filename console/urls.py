@@ -1,8 +1,8 @@
 from django.urls import path
 
-from console.views.events import EventsPage
 from console.views import editing
 from console.views.checks import RunAllChecksPage, TestProviderPage
+from console.views.events import EventsPage
 from console.views.providers import ProviderDetailPage, ProviderListPage
 from console.views.secrets import SecretPanelPage
 from console.views.site import favicon
