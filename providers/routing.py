@@ -1,4 +1,4 @@
-"""The routing chain engine (spec §4.5, ARCHITECTURE.md "Routing chain rules").
+"""The routing chain engine (spec §4.5; docs/architecture.md, "The routing chain").
 
 Pure: plain data in, plain data out, no database. The API, the pages, the preview and the
 health runner all call `compute_chain`, so the chain an operator sees is the one that routes.
