@@ -163,6 +163,10 @@
     };
   }
 
+  // For tests: the same rules as console/eventrows.py, and the row builder.
+  window.ProviderConsole = window.ProviderConsole || {};
+  window.ProviderConsole.eventRows = { payloadView: payloadView, buildRow: buildRow };
+
   ready(function () {
     var table = document.querySelector("table[data-events-live]");
     if (!table || !root().ProviderConsole) return;
