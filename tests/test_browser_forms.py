@@ -27,6 +27,12 @@ def ollama():
         yield server.url("/ollama")
 
 
+def save_screenshot(page, name: str) -> None:
+    """Rewritten only on request (`UPDATE_SCREENSHOTS=1`, as `make screenshots` sets)."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=f"docs/screenshots/{name}.png", full_page=True)
+
+
 def sign_in(page, base_url: str) -> None:
     page.goto(f"{base_url}/login/")
     page.fill("input[name=username]", "alice")
@@ -77,6 +83,7 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
         page.fill("#id_priority", "5")
         page.wait_for_selector("[data-testid=moved-local-ollama]")
         assert "New serving provider: local-ollama" in page.inner_text("[data-testid=new-serving]")
+        save_screenshot(page, "edit-with-preview")
         # Nothing saved yet (read through the API with the browser's session: an ORM call in
         # here would open a database connection nobody closes).
         saved = page.request.get(f"{live_server.url}/api/providers/local-ollama", headers={"Accept": "application/json"})
