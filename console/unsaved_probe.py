@@ -9,6 +9,7 @@ new host typed into the form.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ MODEL_LISTS: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "llama_cpp": ("/v1/models", "data", ("id",)),
 }
 MAX_MODELS = 200
+logger = logging.getLogger(__name__)
 
 
 def credential_for(candidate: Provider, stored: Provider | None) -> Any:
@@ -82,6 +84,13 @@ def discover_models(candidate: Provider, stored: Provider | None) -> dict[str, A
         return {
             "ok": False, "models": [], "error_code": failure.code, "error_message": failure.message,
             "latency_ms": round((time.monotonic() - started) * 1000),
+        }
+    except Exception:  # as probe_one: an answer nobody foresaw fails the discovery, not the page
+        logger.exception("model discovery for an unsaved %s endpoint failed unexpectedly", candidate.kind)
+        return {
+            "ok": False, "models": [], "error_code": errors.ErrorCode.BAD_ENDPOINT.value, "latency_ms": None,
+            "error_message": "The endpoint's answer could not be read as a list of models. Check the endpoint URL "
+            "and the provider kind; the server log has details.",
         }
     models = sorted(dict.fromkeys(ids))[:MAX_MODELS]
     return {

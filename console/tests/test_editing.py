@@ -288,3 +288,13 @@ def test_viewer_reads_metadata_keys_only_on_the_edit_page(viewer_page, admin_pag
     provider_factory(id="cloud", secret_policy="none", metadata={"region": "us-east-canary"})
     assert "us-east-canary" not in viewer_page.get("/providers/cloud/edit/").content.decode()
     assert "us-east-canary" in admin_page.get("/providers/cloud/edit/").content.decode()
+
+
+@pytest.mark.parametrize("mode", ["wrong_shape", "non_json", "500"])
+def test_discovery_of_a_broken_endpoint_says_why(admin_page, mode):
+    with SimulatorServer([Route("/v1", "openai_compatible", ["m"], failures=(mode,))]) as server:
+        response = admin_page.post(
+            "/provider-form/discover/", {"kind": "openai_compatible", "endpoint": server.url("/v1"), "timeout_ms": "5000"}
+        )
+    assert response.status_code == HTTPStatus.OK
+    assert 'data-testid="discovery-failed"' in response.content.decode()
