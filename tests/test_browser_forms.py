@@ -127,3 +127,16 @@ def test_a_stale_save_shows_theirs_and_yours_in_place(live_server, admin_user, p
         page.click("[data-testid=reload]")
         page.wait_for_selector("#provider-form")
         assert page.input_value("#id_priority") == "40"
+
+
+def test_the_forms_fit_a_390_px_phone(live_server, admin_user, provider_factory):
+    from tests.test_browser_chrome import assert_buttons_are_tall_enough, assert_fits_the_phone
+
+    provider_factory(id="cloud", display_name="Cloud", secret_policy="none", priority=20)
+    with browser_page(viewport=(390, 844)) as page:
+        sign_in(page, live_server.url)
+        for path in ("/new-provider/", "/providers/cloud/edit/", "/providers/cloud/archive/", "/archived/"):
+            page.goto(f"{live_server.url}{path}")
+            page.wait_for_load_state("networkidle")
+            assert_fits_the_phone(page, path)
+            assert_buttons_are_tall_enough(page, path)
