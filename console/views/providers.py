@@ -25,7 +25,13 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         chain, providers, provider_context = current_chain()
-        live = sorted((p for p in providers if p.archived_at is None), key=lambda p: (p.priority, p.name))
+        # One numbering everywhere: cards follow the chain's positions; providers outside the
+        # chain (disabled) come after it, by priority.
+        position = {node.provider_id: node.position for node in chain.nodes}
+        live = sorted(
+            (p for p in providers if p.archived_at is None),
+            key=lambda p: (position.get(p.id, len(position) + 1), p.priority, p.name),
+        )
         show_chain = user.has_perm("providers.view_provider")
         if not show_chain:
             delegated = set(viewable(user, Provider.objects.all()).values_list("id", flat=True))
