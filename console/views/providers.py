@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
 from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
+from console.filters import ProviderFilter
 from console.readmodel import current_chain
 from console.views.detail import detail_extras
 from providers.access import metadata_masker
-from providers.models import Provider
+from providers.models import Kind, Provider, Status
 
 
 class ProviderListPage(LoginRequiredMixin, TemplateView):
@@ -38,8 +39,18 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
             if not delegated:
                 raise PermissionDenied("You have no role and no provider is delegated to you.")
             live = [p for p in live if p.id in delegated]
+        total = len(live)
+        live, context["filters"] = self._filtered(live)
         context["chain"] = chain
         context["show_chain"] = show_chain
+        context["total"] = total
+        context["filter_choices"] = {
+            "kind": Kind.choices,
+            "status": Status.choices,
+            "secret": [("required", "required"), ("missing", "missing"), ("present", "present")],
+            "health": [("ok", "ok"), ("degraded", "degraded"), ("unreachable", "unreachable"), ("unknown", "never checked")],
+            "ordering": LIST_ORDERINGS,
+        }
         context["cards"] = [
             {
                 "provider": p,
@@ -50,6 +61,43 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
             for p in live
         ]
         return context
+
+
+    def _filtered(self, live: list[Provider]) -> tuple[list[Provider], dict]:
+        """The API's filters and orderings (`console.filters.ProviderFilter`), read from the URL so
+        a filtered view can be bookmarked. Without an ordering the cards keep the chain's order."""
+        params = {key: value for key, value in self.request.GET.items() if key in LIST_FILTERS and value.strip()}
+        form = {"params": params, "errors": {}, "active": bool(params)}
+        if not params:
+            return live, form
+        filterset = ProviderFilter(params, queryset=Provider.objects.all())
+        if not filterset.is_valid():
+            form["errors"] = {field: " ".join(messages) for field, messages in filterset.errors.items()}
+            return live, form
+        matched = list(filterset.qs.values_list("id", flat=True))
+        rank = {provider_id: index for index, provider_id in enumerate(matched)}
+        kept = [p for p in live if p.id in rank]
+        if "ordering" in params:
+            kept.sort(key=lambda p: rank[p.id])
+        return kept, form
+
+    def render_to_response(self, context, **response_kwargs):
+        if context["filters"]["errors"]:
+            response_kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **response_kwargs)
+
+
+# What the list page reads from its URL (the API's list filters; archived providers have a page).
+LIST_FILTERS = ("search", "kind", "status", "secret", "health", "ordering")
+LIST_ORDERINGS = (
+    ("", "chain position"),
+    ("priority", "priority"),
+    ("last_checked", "last checked (oldest first)"),
+    ("-last_checked", "last checked (newest first)"),
+    ("avg_latency", "avg latency (fastest first)"),
+    ("-avg_latency", "avg latency (slowest first)"),
+    ("-failures", "failures (most first)"),
+)
 
 
 class ProviderDetailPage(LoginRequiredMixin, TemplateView):
