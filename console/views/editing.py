@@ -34,11 +34,6 @@ from providers.signals import ChangeConflict, ChangeRefused
 VIEWER_TOOLTIP = "Viewers cannot change providers"
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def _can(user, perm: str, provider: Provider | None = None) -> bool:
     if provider is None:
         return user.has_perm(perm)
@@ -73,7 +68,7 @@ def _form_context(request, *, provider, values, errors, can_edit, status=200, co
 
 def _render_form(request, context, status=200):
     template = "console/provider_form.html"
-    return _no_store(render(request, template, context, status=status))
+    return render(request, template, context, status=status)
 
 
 def _saved(request, provider: Provider, text: str) -> HttpResponse:
@@ -216,7 +211,7 @@ def preview(request):
             context["errors"] = {pf.NON_FIELD: pf.flatten_errors(exc.detail).get(pf.NON_FIELD) or [str(exc.detail)]}
         else:
             context.update(_compare(chain, proposed, provider_id or body.get("id", "")))
-    return _no_store(render(request, "console/chain_preview.html", context))
+    return render(request, "console/chain_preview.html", context)
 
 
 def _compare(chain, proposed, subject: str) -> dict:
@@ -277,7 +272,7 @@ def discover(request):
     """The models the (unsaved) endpoint lists, as buttons that fill default / fallback models."""
     candidate, stored, errors = _candidate(request, need_model=False)
     result = discover_models(candidate, stored) if candidate is not None else None
-    return _no_store(render(request, "console/discovery.html", {"result": result, "errors": errors}))
+    return render(request, "console/discovery.html", {"result": result, "errors": errors})
 
 
 @login_required
@@ -286,7 +281,7 @@ def test_before_save(request):
     """One check of the unsaved settings: pass/fail, latency and the actionable reason."""
     candidate, stored, errors = _candidate(request, need_model=True)
     result = test_unsaved(candidate, stored) if candidate is not None else None
-    return _no_store(render(request, "console/probe_result.html", {"result": result, "errors": errors}))
+    return render(request, "console/probe_result.html", {"result": result, "errors": errors})
 
 
 @login_required
@@ -298,7 +293,7 @@ def archive_provider(request, provider_id: str):
     can_archive = _can(request.user, "providers.delete_provider", provider)
     if request.method == "GET":
         context = {"provider": provider, "can_archive": can_archive, "viewer_tooltip": VIEWER_TOOLTIP}
-        return _no_store(render(request, "console/archive_confirm.html", context))
+        return render(request, "console/archive_confirm.html", context)
     _require(request.user, "providers.delete_provider", provider)
     archived = services.archive_provider(provider, actor=request.user)
     messages.success(request, f"Archived {archived}.", extra_tags=f"undo:{archived.id}")
@@ -331,4 +326,4 @@ def archived_providers(request):
         "can_restore": user.has_perm("providers.change_provider"),
         "viewer_tooltip": VIEWER_TOOLTIP,
     }
-    return _no_store(render(request, "console/archived.html", context))
+    return render(request, "console/archived.html", context)
