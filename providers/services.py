@@ -77,6 +77,18 @@ def _snapshot(provider: Provider) -> dict[str, Any]:
     return {name: getattr(provider, name) for name in AUDITED_FIELDS}
 
 
+def _apply_changes(provider: Provider, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set validated `changes` on `provider` (status and enabled folded by the operator rule);
+    returns the audited fields before and after."""
+    before = _snapshot(provider)
+    changes = dict(changes)
+    status, enabled = changes.pop("status", None), changes.pop("enabled", None)
+    for name, value in changes.items():
+        setattr(provider, name, value)
+    apply_operator_status(provider, status=status, enabled=enabled)
+    return before, _snapshot(provider)
+
+
 @transaction.atomic
 def create_provider(data: dict[str, Any], *, actor=None) -> Provider:
     data = dict(data)
@@ -106,14 +118,8 @@ def update_provider(
     With `expected_version`, raises VersionMismatch unless the locked row is at that version.
     """
     locked = _lock(provider, expected_version)
-    before = _snapshot(locked)
     old_status = locked.status
-    changes = dict(changes)
-    status, enabled = changes.pop("status", None), changes.pop("enabled", None)
-    for name, value in changes.items():
-        setattr(locked, name, value)
-    apply_operator_status(locked, status=status, enabled=enabled)
-    after = _snapshot(locked)
+    before, after = _apply_changes(locked, changes)
     diff = {k: {"before": before[k], "after": after[k]} for k in AUDITED_FIELDS if before[k] != after[k]}
     if not diff:
         return locked
@@ -145,13 +151,7 @@ def check_update(provider: Provider, changes: dict[str, Any], *, actor=None) -> 
     the row locked. Raises what a receiver raises (`ChangeRefused`, `ChangeConflict`).
     """
     current = Provider.objects.get(pk=provider.pk)
-    before = _snapshot(current)
-    changes = dict(changes)
-    status, enabled = changes.pop("status", None), changes.pop("enabled", None)
-    for name, value in changes.items():
-        setattr(current, name, value)
-    apply_operator_status(current, status=status, enabled=enabled)
-    after = _snapshot(current)
+    before, after = _apply_changes(current, changes)
     changed = {k for k in AUDITED_FIELDS if before[k] != after[k]}
     if changed:
         provider_changing.send(Provider, provider=current, before=before, changed=changed, actor=actor, check_only=True)
