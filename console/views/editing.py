@@ -63,6 +63,7 @@ def _form_context(request, *, provider, values, errors, can_edit, status=200, co
         "policy_choices": pf.POLICY_CHOICES,
         "kind_defaults": json.dumps(pf.KIND_DEFAULT_POLICY),
         "conflict": conflict,
+        "in_dialog": _in_dialog(request),
     }
 
 
@@ -71,7 +72,19 @@ def _render_form(request, context, status=200):
     return render(request, template, context, status=status)
 
 
+def _in_dialog(request) -> bool:
+    """The form was opened in the list page's edit dialog (`static/js/edit_dialog.js`), which
+    asks with `?dialog=1`; the form carries it back as a hidden field."""
+    return request.GET.get("dialog") == "1" or request.POST.get("dialog") == "1"
+
+
 def _saved(request, provider: Provider, text: str) -> HttpResponse:
+    if request.htmx and _in_dialog(request):
+        # The list page stays where it is: the dialog closes, the page shows the toast and
+        # re-renders the card and the chain in place (no message is queued for a next page).
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = json.dumps({"console:provider-saved": {"message": text, "provider_id": provider.id}})
+        return response
     messages.success(request, text)
     target = reverse("provider-list") + f"#provider-{provider.id}"
     if request.htmx:
