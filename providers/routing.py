@@ -69,6 +69,7 @@ class Chain:
     active_reason: str
     excluded: list[Excluded]
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _by_id: dict[str, tuple[Node, str | None]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,19 +88,31 @@ class Chain:
         the chain (unreachable, no secret), disabled or archived. `position` is its place in the
         chain (None outside it); `next_provider_id` the next usable node after it.
         """
-        for index, node in enumerate(self.nodes):
-            if node.provider_id != provider_id:
-                continue
-            if node.state == SKIPPED:
-                return {"role": "excluded", "position": node.position, "targets": list(node.models), "next_provider_id": None}
-            following = next((n for n in self.nodes[index + 1 :] if n.state != SKIPPED), None)
-            return {
-                "role": "primary" if node.provider_id == self.active_provider_id else "fallback",
-                "position": node.position,
-                "targets": list(node.models),
-                "next_provider_id": following.provider_id if following else None,
-            }
-        return {"role": "excluded", "position": None, "targets": list(models), "next_provider_id": None}
+        found = self._index().get(provider_id)
+        if found is None:
+            return {"role": "excluded", "position": None, "targets": list(models), "next_provider_id": None}
+        node, following = found
+        if node.state == SKIPPED:
+            return {"role": "excluded", "position": node.position, "targets": list(node.models), "next_provider_id": None}
+        return {
+            "role": "primary" if node.provider_id == self.active_provider_id else "fallback",
+            "position": node.position,
+            "targets": list(node.models),
+            "next_provider_id": following,
+        }
+
+    def _index(self) -> dict[str, tuple[Node, str | None]]:
+        """provider id → (its node, the next usable node's provider id), built once in one pass
+        from the end, so the list page's thousand `routing_intent` calls stay linear."""
+        if self._by_id is None:
+            index: dict[str, tuple[Node, str | None]] = {}
+            following: str | None = None
+            for node in reversed(self.nodes):
+                index[node.provider_id] = (node, following)
+                if node.state != SKIPPED:
+                    following = node.provider_id
+            self._by_id = index
+        return self._by_id
 
     def signature(self) -> tuple:
         """What an operator would call "the chain": order, states and the active provider."""
@@ -161,10 +174,19 @@ def _problem(p: RoutingInput) -> tuple[str, str]:
     return "missing_secret", "needs a secret (secret_policy=required) and none is stored"
 
 
+# Up to this many providers a fallback's reason names each one it takes over after; beyond, it
+# says how many and names the first two and the last, so a reason stays one line at fleet size
+# (naming all of them made the chain of 1,000 providers several megabytes of text).
+EITHER_NAMED = 4
+
+
 def _either(names: list[str]) -> str:
-    """"a fails", "a and b both fail", "a, b and c all fail"."""
+    """"a fails", "a and b both fail", "a, b and c all fail"; at fleet size "all 12 usable
+    providers before it fail (a, b, … l)"."""
     if len(names) == 1:
         return f"{names[0]} fails"
+    if len(names) > EITHER_NAMED:
+        return f"all {len(names)} usable providers before it fail ({names[0]}, {names[1]}, … {names[-1]})"
     listed = ", ".join(names[:-1]) + f" and {names[-1]}"
     return f"{listed} {'both' if len(names) == 2 else 'all'} fail"
 

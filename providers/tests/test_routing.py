@@ -216,3 +216,24 @@ def test_routing_intent_when_nothing_serves_everything_is_excluded():
 def test_routing_intent_next_provider_skips_unusable_nodes():
     chain = compute_chain([p("a", 1), p("down", 2, status="unreachable"), p("c", 3)])
     assert chain.routing_intent("a", [])["next_provider_id"] == "c"
+
+
+def test_at_fleet_size_a_fallback_names_the_first_two_and_the_last_it_takes_over_after():
+    fleet = [p(f"p{i:04d}", i) for i in range(1000)] + [p("down", 5000, status="unreachable")]
+    chain = compute_chain(fleet)
+    reasons = {n.provider_id: n.reason for n in chain.nodes}
+    assert reasons["p0004"] == "p0004 takes over if p0000, p0001, p0002 and p0003 all fail"
+    assert reasons["p0005"] == "p0005 takes over if all 5 usable providers before it fail (p0000, p0001, … p0004)"
+    assert reasons["p0999"] == "p0999 takes over if all 999 usable providers before it fail (p0000, p0001, … p0998)"
+    assert len(set(reasons.values())) == len(reasons)
+    # One line a node: the chain of 1,000 providers stays small (naming every provider before
+    # each node made it several megabytes).
+    assert max(len(r) for r in reasons.values()) < 120
+
+
+def test_routing_intent_next_skips_unusable_nodes_at_any_distance():
+    chain = compute_chain([p("a", 1), *(p(f"down{i}", 2 + i, status="unreachable") for i in range(50)), p("z", 99)])
+    assert chain.routing_intent("a", [])["next_provider_id"] == "z"
+    assert chain.routing_intent("z", [])["next_provider_id"] is None
+    assert chain.routing_intent("down7", [])["role"] == "excluded"
+    assert chain.routing_intent("nobody", ["m"]) == {"role": "excluded", "position": None, "targets": ["m"], "next_provider_id": None}
