@@ -1,7 +1,7 @@
 from django.urls import path
 
 from console.views import editing
-from console.views.checks import RunAllChecksPage, TestProviderPage
+from console.views.checks import CheckRunStatus, RunAllChecksPage, TestProviderPage
 from console.views.events import EventsPage
 from console.views.providers import ProviderDetailPage, ProviderListPage
 from console.views.secrets import SecretPanelPage
@@ -22,6 +22,7 @@ urlpatterns = [
     # Test one provider, Run all checks (console/views/checks.py).
     path("providers/<str:provider_id>/test/", TestProviderPage.as_view(), name="provider-test-page"),
     path("checks/run-all/", RunAllChecksPage.as_view(), name="run-all-checks"),
+    path("checks/runs/<str:run_id>/", CheckRunStatus.as_view(), name="check-run-status"),
     # The secret panel (console/views/secrets.py).
     path("providers/<str:provider_id>/secret/", SecretPanelPage.as_view(), name="provider-secret-page"),
     # The provider list with the routing chain, a provider's page (console/views/providers.py).

@@ -6,6 +6,12 @@ calling thread, in one transaction: the status moves, one append-only `HealthChe
 probe, and one `provider.tested` event per provider. Probe threads never touch the database
 (SQLite allows one writer at a time, and a test's transaction is invisible to other threads).
 
+With `record_as_they_finish=True` (the console's background Run all, health/background.py) it
+writes as probes finish instead: every outcome that has arrived is recorded at once, together
+with any others finished meanwhile, each batch in its own transaction, so a provider's card
+and its `provider.tested` event do not wait for the slowest probe of the run. A `run_id` goes
+into the payload of every `provider.tested` event of the run.
+
 The API, the page button and `manage.py run_checks` all go through `run_checks()`.
 """
 
@@ -209,7 +215,16 @@ def probe_one(
 def _probe_concurrently(
     jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: requests.Session
 ) -> Iterator[ProbeOutcome]:
-    """Yield outcomes as probes finish, on `workers` threads.
+    """Yield outcomes as probes finish, on `workers` threads (see `_probe_in_batches`)."""
+    for batch in _probe_in_batches(jobs, workers, deep, session):
+        yield from batch
+
+
+def _probe_in_batches(
+    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: requests.Session
+) -> Iterator[list[ProbeOutcome]]:
+    """Yield outcomes as probes finish, on `workers` threads: each time, the one just finished
+    and every other that has finished meanwhile (never waiting for more).
 
     All threads are started before any probe begins, then released together: a thread started
     while others are already busy waits its turn for the interpreter lock, which would
@@ -243,8 +258,16 @@ def _probe_concurrently(
     for thread in threads:
         thread.start()
     go.set()
-    for _ in jobs:
-        yield done.get()
+    remaining = len(jobs)
+    while remaining:
+        batch = [done.get()]
+        while len(batch) < remaining:
+            try:
+                batch.append(done.get_nowait())
+            except queue.Empty:
+                break
+        remaining -= len(batch)
+        yield batch
     for thread in threads:
         thread.join()
 
@@ -255,42 +278,66 @@ def run_checks(
     deep: bool = False,
     actor: Any = None,
     on_result: Callable[[ProbeOutcome], None] | None = None,
+    record_as_they_finish: bool = False,
+    run_id: str | None = None,
+    on_recorded: Callable[[list[HealthCheck]], None] | None = None,
 ) -> RunResult:
     """Probe `providers` concurrently and record the results; returns the saved rows in input order.
 
     `on_result` is called in the calling thread as each probe finishes (progress display).
+    By default everything is recorded at the end in one transaction (the API's synchronous
+    contract). With `record_as_they_finish`, each batch of finished probes is recorded at once
+    in its own transaction (and broadcast when it commits); `on_recorded` is then called with
+    each batch's rows. `run_id`, when given, is put in every `provider.tested` payload.
     """
     providers = list(providers)
+    by_id = {p.pk: p for p in providers}
     started = time.monotonic()
     outcomes: dict[str, ProbeOutcome] = {}
+    recorded: dict[str, HealthCheck] = {}
+
+    def arrived(batch: list[ProbeOutcome]) -> None:
+        for outcome in batch:
+            outcomes[outcome.provider_id] = outcome
+            if on_result:
+                on_result(outcome)
+        if record_as_they_finish and batch:
+            rows = record_outcomes([by_id[o.provider_id] for o in batch], batch, actor=actor, run_id=run_id)
+            recorded.update((row.provider_id, row) for row in rows)
+            if on_recorded:
+                on_recorded(rows)
+
     jobs: list[tuple[Provider, Any]] = []
+    unprobed: list[ProbeOutcome] = []
     for provider in providers:
         try:
             jobs.append((provider, resolve_credential(provider)))
         except errors.ProbeFailure as failure:
-            outcome = _failed(provider, failure, deep=deep, checked_at=timezone.now(), latency_ms=None)
-            outcomes[provider.pk] = outcome
-            if on_result:
-                on_result(outcome)
+            unprobed.append(_failed(provider, failure, deep=deep, checked_at=timezone.now(), latency_ms=None))
+    arrived(unprobed)
 
     if jobs:
         workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
         session = new_session(pool_size=workers)
         try:
-            for outcome in _probe_concurrently(jobs, workers, deep, session):
-                outcomes[outcome.provider_id] = outcome
-                if on_result:
-                    on_result(outcome)
+            for batch in _probe_in_batches(jobs, workers, deep, session):
+                arrived(batch)
         finally:
             session.close()
 
-    checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor)
+    if record_as_they_finish:
+        checks = [recorded[p.pk] for p in providers]
+    else:
+        checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor, run_id=run_id)
     return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
 
 
 @transaction.atomic
-def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, actor: Any = None) -> list[HealthCheck]:
-    """Write status moves, check rows and `provider.tested` events for finished probes.
+def record_outcomes(
+    providers: list[Provider], outcomes: list[ProbeOutcome], *, actor: Any = None, run_id: str | None = None
+) -> list[HealthCheck]:
+    """Write status moves, check rows and `provider.tested` events for finished probes
+    (`run_id`, when given, goes into each event's payload).
 
     Queries: one for the 5-minute window of all providers, one insert for all check rows, one
     insert for all `provider.tested` rows, plus a compare-and-set (and its event) for each
@@ -343,7 +390,7 @@ def record_outcomes(providers: list[Provider], outcomes: list[ProbeOutcome], *, 
                 "provider_id": row.provider_id,
                 "summary": f"{name} tested {by_id[row.provider_id].name}: "
                 + (f"pass in {row.latency_ms} ms" if row.ok else f"fail ({row.error_code})"),
-                "payload": {"check": check_result(row)},
+                "payload": {"check": check_result(row), **({"run_id": run_id} if run_id else {})},
             }
             for row in rows
         ),
