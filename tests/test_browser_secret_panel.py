@@ -1,0 +1,216 @@
+"""The Secret panel as a dialog on the provider list, in a real browser against the real site
+(daphne, websockets, the project's static files): set, rotate, clear with its confirmation and
+restore, each updating the card's Security section without a reload; policy `none` locked with
+"No secret required"; the value in no page, DOM, storage, URL or websocket frame."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from contextlib import contextmanager
+from http import HTTPStatus
+
+import pytest
+
+from tests.browser import browser_page, chromium_available
+from tests.site_process import postgres_scratch_database, site_process
+from tests.test_browser import save_screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+ADMIN_PASSWORD = "pw-alice-" + "x" * 8
+VIEWER_PASSWORD = "pw-victor-" + "x" * 8
+
+
+class Canary(str):
+    """A secret value whose repr never shows it, so no failing assertion prints it."""
+
+    def __repr__(self) -> str:
+        return "<canary>"
+
+
+@contextmanager
+def console_site():
+    """The site on SQLite, or on a scratch PostgreSQL database and Redis when the suite runs
+    with them, serving its static files; an admin and a viewer who sign in with passwords."""
+    if not chromium_available():
+        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
+    base_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL") or None
+    if base_url.startswith(("postgres://", "postgresql://")):
+        with postgres_scratch_database(base_url) as url, site_process(static=True, database_url=url, redis_url=redis_url) as site:
+            yield _with_users(site)
+    else:
+        with site_process(static=True) as site:
+            yield _with_users(site)
+
+
+def _with_users(site):
+    site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
+    site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)
+    site.api = site.api_session(site.issue_token("alice"))
+    return site
+
+
+class Watch:
+    """Everything the browser sent or received that could carry a value: websocket frames both
+    ways and every request's URL."""
+
+    def __init__(self, page):
+        self.frames: list[str] = []
+        self.urls: list[str] = []
+        page.on("websocket", self._socket)
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    def _socket(self, socket) -> None:
+        socket.on("framereceived", lambda payload: self.frames.append(str(payload)))
+        socket.on("framesent", lambda payload: self.frames.append(str(payload)))
+
+    def assert_never_saw(self, page, *values: str) -> None:
+        storage = page.evaluate(
+            "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+        )
+        content = page.content()
+        dom_values = page.evaluate(
+            "() => Array.from(document.querySelectorAll('input, textarea')).map(e => e.value).join('\\n')"
+        )
+        for value in values:
+            assert value not in content, "a secret value is in the page source"
+            assert value not in dom_values, "a secret value is still in an input"
+            assert value not in storage, "a secret value is in localStorage/sessionStorage"
+            assert not any(value in frame for frame in self.frames), "a secret value is in a websocket frame"
+            assert not any(value in url for url in self.urls), "a secret value is in a request URL"
+
+
+@pytest.fixture(scope="module")
+def site():
+    with console_site() as site:
+        for body in (
+            {"id": "p1", "name": "p1", "display_name": "Prod one", "kind": "openai_compatible", "secret_policy": "required",
+             "endpoint": "http://127.0.0.1:9/v1", "default_model": "m", "priority": 10},
+            {"id": "local", "name": "local", "kind": "ollama", "secret_policy": "none",
+             "endpoint": "http://127.0.0.1:9", "default_model": "llama3.2:3b", "priority": 20},
+        ):
+            created = site.api.post(site.url + "/api/providers", json=body, timeout=10)
+            assert created.status_code == HTTPStatus.CREATED, created.text
+        yield site
+
+
+def open_panel(page, provider_id: str) -> None:
+    page.click(f"[data-testid=secret-{provider_id}]")
+    page.wait_for_selector("dialog[open] [data-testid=secret-panel]")
+
+
+def security(page, provider_id: str) -> str:
+    return page.inner_text(f"[data-testid=security-{provider_id}]")
+
+
+def wait_for_security(page, provider_id: str, text: str, timeout_s: float = 5.0) -> None:
+    page.wait_for_function(
+        "([id, text]) => { const e = document.querySelector(`[data-testid=security-${id}]`); return e && e.innerText.includes(text) }",
+        arg=[provider_id, text], timeout=timeout_s * 1000,
+    )
+
+
+def act(page, submit_selector: str, toast: str) -> float:
+    """Click, wait for the toast and the dialog to close; the seconds it took."""
+    began = time.monotonic()
+    page.click(submit_selector)
+    page.wait_for_selector(f"text={toast}", timeout=10_000)
+    page.wait_for_selector("dialog[data-testid=secret-dialog]:not([open])", state="attached")
+    return time.monotonic() - began
+
+
+def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
+    canary = Canary("canary-" + secrets.token_hex(12))
+    rotated = Canary("rotated-" + secrets.token_hex(12))
+    with browser_page() as page:
+        watch = Watch(page)
+        sign_in(page, site.url, "alice", ADMIN_PASSWORD)
+        page.wait_for_selector("[data-testid=secret-p1]")
+        page.evaluate("window.__same_page = true")
+        assert "secret missing" in security(page, "p1")
+
+        # Opens as a modal dialog with focus inside; Esc closes it and focus comes back.
+        open_panel(page, "p1")
+        assert page.evaluate("document.activeElement.closest('dialog') !== null")
+        box = page.locator("dialog [name=value]")
+        assert box.get_attribute("type") == "password" and box.get_attribute("autocomplete") == "off"
+        page.keyboard.press("Escape")
+        page.wait_for_selector("dialog[data-testid=secret-dialog]:not([open])", state="attached")
+        assert page.evaluate("document.activeElement.dataset.testid") == "secret-p1"
+
+        # A bad value: the error shows inline, the dialog stays, the box is empty.
+        open_panel(page, "p1")
+        page.fill("dialog [name=value]", " " + canary)
+        page.click("dialog [data-testid=secret-submit]")
+        page.wait_for_selector("dialog[open] [data-testid=error-value]")
+        assert "whitespace" in page.inner_text("dialog [data-testid=error-value]")
+        assert page.input_value("dialog [name=value]") == ""
+
+        # Set.
+        page.fill("dialog [name=value]", canary)
+        page.fill("dialog [name=secret_id_hint]", "prod-key-feb")
+        took = act(page, "dialog [data-testid=secret-submit]", "Secret set for p1 (version 1).")
+        wait_for_security(page, "p1", "secret present")
+        print(f"set: toast and dialog closed in {took:.3f} s")
+        assert "prod-key-feb" in security(page, "p1")
+        watch.assert_never_saw(page, canary)
+
+        # Rotate.
+        open_panel(page, "p1")
+        assert page.inner_text("dialog [data-testid=secret-submit]") == "Rotate secret"
+        page.fill("dialog [name=value]", rotated)
+        act(page, "dialog [data-testid=secret-submit]", "Secret rotated for p1 (version 2).")
+        wait_for_security(page, "p1", "v2")
+        watch.assert_never_saw(page, canary, rotated)
+
+        # Clear asks first; cancelling changes nothing.
+        open_panel(page, "p1")
+        page.click("dialog [data-testid=secret-clear]")
+        page.wait_for_selector("dialog[open] [data-testid=confirm-clear-step]")
+        assert "Clear the secret of Prod one?" in page.inner_text("dialog [data-testid=confirm-clear-step]")
+        page.click("dialog [data-testid=cancel-clear]")
+        page.wait_for_selector("dialog[open] [data-testid=secret-clear]")
+        assert "secret present" in security(page, "p1")
+        page.click("dialog [data-testid=secret-clear]")
+        page.wait_for_selector("dialog[open] [data-testid=confirm-clear]")
+        act(page, "dialog [data-testid=confirm-clear]", "Secret cleared for p1 (version 3).")
+        wait_for_security(page, "p1", "secret missing")
+
+        # Restore the rotated value (version 2).
+        open_panel(page, "p1")
+        assert page.locator("dialog [data-testid=restore-1]").count() == 1
+        act(page, "dialog [data-testid=restore-2]", "Secret restored for p1 (version 4).")
+        wait_for_security(page, "p1", "v4")
+        assert "secret present" in security(page, "p1")
+
+        assert page.evaluate("window.__same_page") is True  # never reloaded
+        watch.assert_never_saw(page, canary, rotated)
+        open_panel(page, "p1")
+        save_screenshot(page, "secret-panel")
+        page.click("dialog [data-testid=secret-dialog-close]")
+
+        # Policy none: the action is there, locked, and says why.
+        assert "No secret required" in security(page, "local")
+        local = page.locator("[data-testid=secret-local]")
+        assert local.is_disabled() and local.get_attribute("title") == "No secret required"
+
+        # On a phone the dialog fits and its buttons are tall enough.
+        page.set_viewport_size({"width": 390, "height": 844})
+        open_panel(page, "p1")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        heights = page.locator("dialog button:visible").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+        assert heights and min(heights) >= 32, heights
+        watch.assert_never_saw(page, canary, rotated)
+
+
+def test_a_viewer_sees_the_secret_action_locked(site):
+    with browser_page() as page:
+        sign_in(page, site.url, "victor", VIEWER_PASSWORD)
+        page.wait_for_selector("[data-testid=secret-p1]")
+        button = page.locator("[data-testid=secret-p1]")
+        assert button.is_disabled() and button.get_attribute("title") == "Viewers cannot change providers"
+        response = page.goto(site.url + "/providers/p1/secret/")
+        assert response.status == HTTPStatus.FORBIDDEN
