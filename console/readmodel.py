@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from accounts.permissions import viewable
 from health import metrics
 from providers.models import Provider
 from providers.routing import Chain, RoutingInput, compute_chain
@@ -56,3 +57,34 @@ def current_chain() -> tuple[Chain, list[Provider], ProviderContext]:
     providers, context = load_chain_inputs()
     chain = compute_chain(routing_input(p, context) for p in providers)
     return chain, providers, context
+
+
+class Visibility:
+    """Which providers a user may view: every one with the global view permission, otherwise
+    the ones delegated to them (one query, on first use, however many providers are asked about).
+    """
+
+    def __init__(self, user):
+        self.user = user
+        self._everything: bool | None = None
+        self._ids: set[str] | None = None
+
+    def __call__(self, provider_id: str) -> bool:
+        if self._everything is None:
+            self._everything = self.user.has_perm("providers.view_provider")
+        if self._everything:
+            return True
+        if self._ids is None:
+            self._ids = set(viewable(self.user, Provider.objects.all()).values_list("id", flat=True))
+        return provider_id in self._ids
+
+
+def routing_intent_for(chain: Chain, provider: Provider, may_view) -> dict:
+    """`chain.routing_intent` as a user may read it: `next_provider_id` names a neighbour, so it
+    is None when `may_view` (a `Visibility`) says that neighbour is not theirs to see
+    (docs/roles.md). Role, position and targets are the provider's own."""
+    intent = chain.routing_intent(provider.id, provider.models)
+    following = intent["next_provider_id"]
+    if following is not None and not may_view(following):
+        intent["next_provider_id"] = None
+    return intent

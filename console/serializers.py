@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.readmodel import Visibility, routing_intent_for
 from core.serializers import StrictFieldsMixin
 from core.timefmt import iso_utc
 from health.serializers import ProviderHealthSerializer
@@ -132,7 +133,11 @@ class ProviderSerializer(ProviderFieldsSerializer):
 
     @extend_schema_field(RoutingIntentSerializer)
     def get_routing_intent(self, obj: Provider) -> dict[str, Any]:
-        return chain_context(self.context)["chain"].routing_intent(obj.id, obj.models)
+        context = chain_context(self.context)
+        if "visibility" not in self.context:
+            request = self.context.get("request")
+            self.context["visibility"] = Visibility(request.user) if request is not None else (lambda _id: False)
+        return routing_intent_for(context["chain"], obj, self.context["visibility"])
 
 
 @extend_schema_field(ProviderSerializer(partial=True))
