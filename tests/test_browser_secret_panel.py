@@ -189,7 +189,12 @@ def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
         assert page.evaluate("window.__same_page") is True  # never reloaded
         watch.assert_never_saw(page, canary, rotated)
         open_panel(page, "p1")
+        # The label is kept for the next rotate (a label is no secret).
+        assert page.input_value("dialog [name=secret_id_hint]") == "prod-key-feb"
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": height})  # the backdrop covers the whole picture
         save_screenshot(page, "secret-panel")
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.click("dialog [data-testid=secret-dialog-close]")
 
         # Policy none: the action is there, locked, and says why.

@@ -130,7 +130,8 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
             panel_url=reverse("provider-secret-page", args=[provider.pk]),
             value_action=SecretAction.ROTATE if secret["secret_present"] else SecretAction.SET,
         )
-        context.setdefault("form", SecretForm())
+        # A rotate keeps the label unless the operator changes it (the label is no secret).
+        context.setdefault("form", SecretForm(initial={"secret_id_hint": secret["secret_id_hint"] or ""}))
         context.setdefault("confirm_clear", False)
         return context
 
