@@ -154,6 +154,7 @@ def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
         page.fill("dialog [name=secret_id_hint]", "prod-key-feb")
         took = act(page, "dialog [data-testid=secret-submit]", "Secret set for p1 (version 1).")
         wait_for_security(page, "p1", "secret present")
+        page.wait_for_function("() => document.activeElement && document.activeElement.dataset.testid === 'secret-p1'")
         print(f"set: toast and dialog closed in {took:.3f} s")
         assert "prod-key-feb" in security(page, "p1")
         watch.assert_never_saw(page, canary)

@@ -146,9 +146,17 @@
       var type = response.headers.get("Content-Type") || "";
       if (response.ok && type.indexOf("application/json") === 0) {
         return response.json().then(function (done) {
+          var id = done.provider_id || providerId;
           dialog.close();
           toast(done.message, "success");
-          return refresh(done.provider_id || providerId);
+          return refresh(id).then(function () {
+            // The card was re-rendered: give focus back to its Secret button, not to the page.
+            var active = document.activeElement;
+            if (!active || active === document.body || !document.contains(active)) {
+              var again = document.querySelector('[data-secret-open][data-testid="secret-' + CSS.escape(id) + '"]');
+              if (again) again.focus();
+            }
+          });
         });
       }
       return response.text().then(function (text) {
