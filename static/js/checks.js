@@ -210,6 +210,8 @@
         "Checks finished: " + status.checked + " checked, " + status.passed + " passed, " + status.failed + " failed.";
       part(".check-run-summary").innerHTML = status.summary_html; // rendered and escaped by the server
       part("[data-check-run-close]").hidden = false;
+      // The cards follow the events as they come; once more at the end in case one was missed.
+      refreshCards(status.results.map(function (r) { return r.provider_id; })).catch(function () {});
     }).catch(function (error) {
       part(".check-run-state").textContent = "Checks finished; the summary could not be loaded (" + error.message + ").";
     });
