@@ -3,8 +3,8 @@ creating the users): create a provider pointed at a local OpenAI-compatible serv
 secret in the panel, enable it and edit its routing fields without touching the secret (its
 version stays), Test it from its card and see the pass and the latency there, rotate the secret
 (the value in no page source, DOM, storage, URL or websocket frame; the next check sends the
-new one), and read the routing chain and the serving provider with its reason on the same
-screen as the cards."""
+new one), read the routing chain and the serving provider with its reason on the same screen
+as the cards, and find every step in the audit log."""
 
 from __future__ import annotations
 
@@ -139,4 +139,14 @@ def test_the_operator_scenario_in_the_console_alone():
         assert f"Serving: {PROVIDER}" in reason and len(reason) > len(f"Serving: {PROVIDER} — ")
         node = page.inner_text(f"[data-testid=routing-chain] .node[data-provider={PROVIDER}]")
         assert "#1 serving" in node
+        watch.assert_never_saw(page, canary, rotated)
+
+        # 7. Every step is in the audit log, with who and what, and no value.
+        page.goto(site.url + f"/events/?provider_id={PROVIDER}")
+        page.wait_for_selector("table.events > tbody > tr")
+        log = page.inner_text("table.events")
+        for summary in (f"alice created provider {PROVIDER}", f"alice set the api key of {PROVIDER} (version 1)",
+                        f"alice rotated the api key of {PROVIDER} (version 2)"):
+            assert summary in log, summary
+        assert "provider.updated" in log and "provider.tested" in log
         watch.assert_never_saw(page, canary, rotated)
