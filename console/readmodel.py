@@ -4,9 +4,13 @@ and the routing chain computed from them, loaded in a fixed number of queries.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
 
 from accounts.permissions import viewable
 from health import metrics
+from health.models import HealthCheck
 from providers.models import Provider
 from providers.routing import Chain, RoutingInput, compute_chain
 from secrets_vault import api as vault
@@ -27,10 +31,10 @@ class ProviderContext:
         return self.health.get(provider_id, metrics.EMPTY_HEALTH)
 
 
-def routing_input(provider: Provider, context: ProviderContext) -> RoutingInput:
-    health = context.health_of(provider.id)
-    return RoutingInput(
-        id=provider.id,
+def provider_routing_fields(provider: Provider) -> dict[str, Any]:
+    """What the routing engine reads of a provider's own fields (`RoutingInput` without the
+    secret and health parts)."""
+    return dict(
         name=provider.name,
         display_name=provider.display_name,
         tier=provider.tier,
@@ -39,12 +43,65 @@ def routing_input(provider: Provider, context: ProviderContext) -> RoutingInput:
         archived=provider.archived_at is not None,
         priority=provider.priority,
         secret_policy=provider.secret_policy,
+        models=tuple(provider.models),
+    )
+
+
+def routing_input(provider: Provider, context: ProviderContext) -> RoutingInput:
+    health = context.health_of(provider.id)
+    return RoutingInput(
+        id=provider.id,
+        **provider_routing_fields(provider),
         secret_present=bool(context.secret(provider.id)["secret_present"]),
         secret_bound=bool(context.secret(provider.id).get("secret_bound_to_endpoint")),
-        models=tuple(provider.models),
         last_error_code=health["last_error_code"],
         last_checked_at=health["last_checked_at"],
     )
+
+
+_ROUTING_COLUMNS = (
+    "id", "name", "display_name", "tier", "status", "enabled", "archived_at", "priority", "secret_policy",
+    "default_model", "fallback_models",
+)
+
+
+def routing_inputs() -> dict[str, RoutingInput]:
+    """Every provider as the routing engine sees it, and nothing more, in two queries: the
+    providers' routing columns with their latest check's time and error code (correlated
+    subqueries, as `health.metrics.for_providers` finds the latest check), and the vault's
+    projections. For the chain preview, which needs no window aggregates (latency, success
+    rate) and no model rows; `compute_chain(routing_inputs().values())` is the chain
+    `current_chain()` computes (`console/tests/test_list_page_queries.py`)."""
+    latest = HealthCheck.objects.filter(provider_id=OuterRef("pk")).newest_first()
+    rows = (
+        Provider.objects.order_by()
+        .annotate(
+            last_checked=Subquery(latest.values("checked_at")[:1]),
+            last_error=Subquery(latest.values("error_code")[:1]),
+        )
+        .values(*_ROUTING_COLUMNS, "last_checked", "last_error")
+    )
+    secrets = vault.projections_for(Provider.objects.values_list("id", flat=True))
+    inputs = {}
+    for row in rows:
+        secret = secrets[row["id"]]
+        inputs[row["id"]] = RoutingInput(
+            id=row["id"],
+            name=row["name"],
+            display_name=row["display_name"],
+            tier=row["tier"],
+            status=row["status"],
+            enabled=row["enabled"],
+            archived=row["archived_at"] is not None,
+            priority=row["priority"],
+            secret_policy=row["secret_policy"],
+            models=(row["default_model"], *row["fallback_models"]),
+            secret_present=bool(secret["secret_present"]),
+            secret_bound=bool(secret.get("secret_bound_to_endpoint")),
+            last_error_code=row["last_error"] or None,
+            last_checked_at=row["last_checked"],
+        )
+    return inputs
 
 
 def load_chain_inputs() -> tuple[list[Provider], ProviderContext]:
