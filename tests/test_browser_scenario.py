@@ -25,7 +25,6 @@ from tests.test_browser_secret_panel import (
     act,
     console_site,
     open_panel,
-    wait_for_security,
 )
 
 pytestmark = pytest.mark.browser
@@ -89,8 +88,7 @@ def test_the_operator_scenario_in_the_console_alone():
         open_panel(page, PROVIDER)
         page.fill("dialog [name=value]", canary)
         page.fill("dialog [name=secret_id_hint]", "prod-key-feb")
-        act(page, "dialog [data-testid=secret-submit]", f"Secret set for {PROVIDER} (version 1).")
-        wait_for_security(page, PROVIDER, "secret present")
+        act(page, "dialog [data-testid=secret-submit]", f"Secret set for {PROVIDER} (version 1).", PROVIDER, "secret present")
         assert page.evaluate("window.__same_page") is True
         assert panel_version(page) == "1"
 
@@ -122,8 +120,7 @@ def test_the_operator_scenario_in_the_console_alone():
         # 5. Rotate the secret; the next Test sends the new value.
         open_panel(page, PROVIDER)
         page.fill("dialog [name=value]", rotated)
-        act(page, "dialog [data-testid=secret-submit]", f"Secret rotated for {PROVIDER} (version 2).")
-        wait_for_security(page, PROVIDER, "v2")
+        act(page, "dialog [data-testid=secret-submit]", f"Secret rotated for {PROVIDER} (version 2).", PROVIDER, "v2")
         page.click(f"[data-testid=test-{PROVIDER}]")
         deadline = time.monotonic() + 15
         while len(upstream.seen) < 2 and time.monotonic() < deadline:
