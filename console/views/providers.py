@@ -5,13 +5,17 @@ from __future__ import annotations
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
 
 from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
+from audit.models import AuditEvent
+from console.eventrows import event_rows
 from console.filters import ProviderFilter
 from console.pageurls import ProviderUrls
 from console.readmodel import Visibility, current_chain, routing_intent_for
 from console.views.detail import detail_extras
+from console.views.events import VIEW_PERMISSION as EVENTS_PERMISSION
 from providers.access import metadata_masker
 from providers.models import Kind, Provider, Status
 
@@ -19,13 +23,24 @@ from providers.models import Kind, Provider, Status
 class ProviderListPage(LoginRequiredMixin, TemplateView):
     """Every provider and the routing chain with the global view permission; a user with
     delegated providers sees their cards only (the chain spans providers they may not see);
-    anyone else gets 403, as the API's list."""
+    anyone else gets 403, as the API's list.
+
+    The chain, the count of matches and the cards are the page's live region
+    (`console/_list_region.html`). The same URL asked with the header `X-Console-Fragment:
+    list` (or an htmx request whose `HX-Target` is the region) answers that region alone, with
+    the same access rules, filters and status; static/js/provider_list.js re-fetches it when an
+    audit event says the chain or a card may have changed (docs/console.md).
+    """
 
     template_name = "console/provider_list.html"
+    fragment_template_name = "console/_list_region.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
+        # Read before the providers: an event committed after this read is streamed or
+        # refilled (after its id), so the live page never misses a change made meanwhile.
+        events = None if self.is_fragment() else recent_events(user)
         chain, providers, provider_context = current_chain()
         # One numbering everywhere: cards follow the chain's positions; providers outside the
         # chain (disabled) come after it, by priority.
@@ -44,6 +59,10 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
         live, context["filters"] = self._filtered(live)
         context["chain"] = chain
         context["show_chain"] = show_chain
+        # When each chain node was last checked: a skipped or degraded node says how long ago.
+        context["chain_checked"] = {
+            node.provider_id: provider_context.health_of(node.provider_id)["last_checked_at"] for node in chain.nodes
+        }
         context["total"] = total
         context["filter_choices"] = {
             "kind": Kind.choices,
@@ -72,6 +91,8 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
             }
             for p in live
         ]
+        context["live_region_id"] = LIVE_REGION_ID
+        context["recent_events"] = events
         return context
 
 
@@ -93,10 +114,45 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
             kept.sort(key=lambda p: rank[p.id])
         return kept, form
 
+    def is_fragment(self) -> bool:
+        headers = self.request.headers
+        if headers.get(FRAGMENT_HEADER, "").strip().lower() == FRAGMENT_NAME:
+            return True
+        return headers.get("HX-Request") == "true" and headers.get("HX-Target") == LIVE_REGION_ID
+
+    def get_template_names(self):
+        return [self.fragment_template_name] if self.is_fragment() else [self.template_name]
+
     def render_to_response(self, context, **response_kwargs):
         if context["filters"]["errors"]:
             response_kwargs.setdefault("status", 400)
-        return super().render_to_response(context, **response_kwargs)
+        response = super().render_to_response(context, **response_kwargs)
+        # One URL, two answers: a cache (there is none: no-store) must never swap them.
+        patch_vary_headers(response, (FRAGMENT_HEADER, "HX-Request", "HX-Target"))
+        return response
+
+
+# The live region: its element id, and the header that asks for it alone.
+LIVE_REGION_ID = "provider-list-live"
+FRAGMENT_HEADER = "X-Console-Fragment"
+FRAGMENT_NAME = "list"
+RECENT_EVENTS = 10
+
+
+def recent_events(user) -> dict | None:
+    """The last events for the list's "Recent events" panel, masked as the events page masks
+    them; None for a user who may not read the audit log (the panel is left out)."""
+    if not user.has_perm(EVENTS_PERMISSION):
+        return None
+    rows = list(AuditEvent.objects.order_by("-id")[:RECENT_EVENTS])
+    return {
+        "rows": event_rows(rows, user),
+        # Where the live stream starts: anything newer is fetched (`after_id`) or streamed.
+        "latest_id": rows[0].id if rows else 0,
+        "size": RECENT_EVENTS,
+    }
+
+
 
 
 # What the list page reads from its URL (the API's list filters; archived providers have a page).

@@ -1,0 +1,74 @@
+"""Relative times on the pages: `{% reltime moment "checked" %}` renders
+
+    <time datetime="2026-02-18T10:00:00.000000Z" title="2026-02-18 10:00:00 UTC" data-relative
+          data-prefix="checked">checked 12 s ago</time>
+
+The text is right without JavaScript (computed when the page is drawn); static/js/reltime.js,
+loaded on every page, recomputes every `time[data-relative]` each second with the same rules
+(`relative_text` here, `ProviderConsole.reltime.text` there). The exact UTC time is on hover.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from django import template
+from django.utils.html import format_html
+
+from core.timefmt import iso_utc
+
+register = template.Library()
+
+# (seconds in the unit, its name); the largest unit that fits is used.
+UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))
+
+
+def relative_text(seconds: float) -> str:
+    """`seconds` since a moment as words: "just now", "12 s ago", "3 min ago", "2 h ago",
+    "4 d ago"; a moment ahead (a clock a little fast) is "in 5 s"."""
+    ahead = seconds < 0
+    amount = math.floor(abs(seconds))
+    if amount < 1:
+        return "just now"
+    for size, name in UNITS:
+        if amount >= size:
+            count = amount // size
+            return f"in {count} {name}" if ahead else f"{count} {name} ago"
+    return "just now"  # unreachable: amount >= 1 always fits the seconds unit
+
+
+def exact_utc(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.simple_tag
+def reltime(moment: datetime | None, prefix: str = "", now: datetime | None = None) -> str:
+    """A `<time>` saying how long ago `moment` was, after `prefix`; "" for no moment."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    text = relative_text((now - moment).total_seconds())
+    return format_html(
+        '<time datetime="{}" title="{}" data-relative data-prefix="{}">{}</time>',
+        iso_utc(moment),
+        exact_utc(moment),
+        prefix,
+        f"{prefix} {text}" if prefix else text,
+    )
+
+
+@register.simple_tag
+def server_now() -> str:
+    """The server's clock, for reltime.js to correct a browser whose clock is off."""
+    return iso_utc(datetime.now(UTC))
+
+
+@register.filter
+def get_item(mapping, key):
+    """`mapping|get_item:key`: a dict's value for a key from the template, None if absent."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
