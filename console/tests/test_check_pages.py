@@ -278,3 +278,29 @@ def test_run_status_answers(client, admin_user, viewer_user, outsider_user):
     assert client.get("/checks/runs/abc123/").status_code == HTTPStatus.FORBIDDEN
     client.force_login(viewer_user)
     assert client.get("/checks/runs/abc123/").status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_secret_value_in_any_answer_event_or_log_line(client, admin_user, admin_client, sim_provider, caplog):
+    """A wrong key (a canary) is sent to the provider and refused: the answers say auth_failure
+    and never the value."""
+    import secrets as pysecrets
+
+    canary = "sk-canary-" + pysecrets.token_hex(8)
+    provider = sim_provider("/openai/v1", id="keyed", secret_policy="required")
+    stored = admin_client.post("/api/providers/keyed/secret", {"action": "set", "value": canary}, format="json")
+    assert stored.status_code == HTTPStatus.OK
+    client.force_login(admin_user)
+    with caplog.at_level(logging.DEBUG):
+        tested = client.post(f"/providers/{provider.pk}/test/", **JSON)
+        assert tested.json()["error_code"] == "auth_failure"
+        run = client.post("/checks/run-all/", **JSON).json()
+        wait_for_every_run()
+        status = client.get(run["status_url"])
+        listing = client.get("/")
+    answers = [tested.content, status.content, listing.content, client.post("/checks/run-all/", follow=True).content]
+    wait_for_every_run()
+    assert status.json()["results"][0]["error_code"] == "auth_failure"
+    assert not any(canary.encode() in body for body in answers)
+    assert not any(canary in str(e.payload) or canary in e.summary for e in AuditEvent.objects.all())
+    assert canary not in caplog.text
