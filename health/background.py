@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
@@ -54,13 +54,15 @@ class CheckRun:
     providers: list[dict[str, str]] = field(default_factory=list)
 
     def describe(self) -> str:
-        return f"started by {self.started_by} at {iso_utc(self.started_at)}"
+        moment = self.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"started by {self.started_by} at {moment}"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "started_by": self.started_by,
             "started_at": iso_utc(self.started_at),
+            "description": self.describe(),
             "total": self.total,
             "providers": self.providers,
         }

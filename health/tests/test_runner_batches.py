@@ -64,7 +64,7 @@ def test_outcomes_are_recorded_as_they_finish_with_the_run_id(provider_factory, 
     assert [c.ok for c in result.checks] == [True, True, False]
     order = [pid for _, ids, _, _ in seen for pid in ids]
     assert sorted(order) == ["down", "fast", "slow"] and order[-1] == "slow"
-    for at, ids, in_db, run_ids in seen:
+    for _at, ids, in_db, run_ids in seen:
         assert in_db == set(ids) and run_ids == {"run42"}
     fast_at = max(at for at, ids, _, _ in seen if "slow" not in ids)
     slow_at = next(at for at, ids, _, _ in seen if "slow" in ids)

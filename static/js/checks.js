@@ -161,10 +161,7 @@
     p.classList.remove("finished");
     part(".check-run-summary").innerHTML = "";
     part("[data-check-run-close]").hidden = true;
-    if (info.started_by) {
-      part(".check-run-state").textContent =
-        "Checks are running, started by " + info.started_by + " at " + info.started_at + ".";
-    }
+    if (info.description) part(".check-run-state").textContent = "Checks are running, " + info.description + ".";
     showProgress();
     if (run.total !== null && run.seen.size >= run.total) {
       finish(null);
