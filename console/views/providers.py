@@ -27,9 +27,9 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
 
     The chain, the count of matches and the cards are the page's live region
     (`console/_list_region.html`). The same URL asked with the header `X-Console-Fragment:
-    list` (or an htmx request whose `HX-Target` is the region) answers that region alone, with
-    the same access rules, filters and status; static/js/provider_list.js re-fetches it when an
-    audit event says the chain or a card may have changed (docs/console.md).
+    list` answers that region alone, with the same access rules, filters and status;
+    static/js/provider_list.js re-fetches it when an audit event says the chain or a card may
+    have changed (docs/console.md).
     """
 
     template_name = "console/provider_list.html"
@@ -115,10 +115,7 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
         return kept, form
 
     def is_fragment(self) -> bool:
-        headers = self.request.headers
-        if headers.get(FRAGMENT_HEADER, "").strip().lower() == FRAGMENT_NAME:
-            return True
-        return headers.get("HX-Request") == "true" and headers.get("HX-Target") == LIVE_REGION_ID
+        return self.request.headers.get(FRAGMENT_HEADER, "").strip().lower() == FRAGMENT_NAME
 
     def get_template_names(self):
         return [self.fragment_template_name] if self.is_fragment() else [self.template_name]
@@ -128,7 +125,7 @@ class ProviderListPage(LoginRequiredMixin, TemplateView):
             response_kwargs.setdefault("status", 400)
         response = super().render_to_response(context, **response_kwargs)
         # One URL, two answers: a cache (there is none: no-store) must never swap them.
-        patch_vary_headers(response, (FRAGMENT_HEADER, "HX-Request", "HX-Target"))
+        patch_vary_headers(response, (FRAGMENT_HEADER,))
         return response
 
 
@@ -151,8 +148,6 @@ def recent_events(user) -> dict | None:
         "latest_id": rows[0].id if rows else 0,
         "size": RECENT_EVENTS,
     }
-
-
 
 
 # What the list page reads from its URL (the API's list filters; archived providers have a page).

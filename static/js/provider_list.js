@@ -236,9 +236,16 @@
     waiting = [];
     again = false;
     lastStart = Date.now();
+    stats.requests += 1;
+    note("fetch");
     scope.setAttribute("aria-busy", "true");
     inFlight = fetchParts()
-      .then(swap)
+      .then(function (html) {
+        note("answered");
+        var result = swap(html);
+        note("swapped");
+        return result;
+      })
       .then(function (result) {
         failures = 0;
         return result;
@@ -256,7 +263,15 @@
       });
   }
 
+  // What the last refreshes took (wall-clock ms): for tests and for anyone asking why.
+  var stats = { requests: 0, log: [] };
+  function note(what) {
+    stats.log.push([what, Date.now()]);
+    if (stats.log.length > 40) stats.log.shift();
+  }
+
   function schedule() {
+    note("event");
     if (inFlight) {
       again = true;
       return;
@@ -330,6 +345,7 @@
 
   root.ProviderConsole = root.ProviderConsole || {};
   root.ProviderConsole.refreshList = refreshList;
+  root.ProviderConsole.listStats = stats;
   if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", start);
   else start();
 })(window);
