@@ -5,6 +5,11 @@ The consoles are WebsocketCommunicators on the real ASGI application (the same c
 same channel layer as under daphne: in memory by default, Redis with REDIS_URL). The providers
 point at the provider simulator in a child process, as real providers would be: its work does
 not compete with the site for this interpreter's lock. Run all goes through its URL.
+
+On a shared machine the time of a run depends on what else runs meanwhile, so the runs alone
+and the runs with consoles take turns (three rounds) and the best of each is compared, with
+`perf_counter`; every wait is on a condition (the broadcast flushed, each console's frames
+queued), never a pause guessed long enough.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import transaction
 from rest_framework.test import APIClient
 
-from audit.broadcast import EVENTS_PER_FRAME
+from audit.broadcast import EVENTS_PER_FRAME, broadcaster
+from audit.events import record_event
 from audit.models import AuditEvent
 from audit.tests.test_websocket import ORIGIN, session_cookie
 from config.asgi import application
@@ -35,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = 1000
 CONSOLES = 200
 MAX_SLOWDOWN = 1.5
+ROUNDS = 3
 
 SIMULATOR = """
 import sys
@@ -61,6 +69,12 @@ def simulator_process():
 
 def latest_event_id() -> int:
     return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def record_ping() -> int:
+    with transaction.atomic():
+        row = record_event("provider.updated", provider_id="load-0000", summary="load test: consoles ready")
+    return row.id
 
 
 def event_ids_after(event_id: int) -> list[int]:
@@ -92,20 +106,24 @@ def test_200_consoles_get_every_event_of_a_run_all_over_1000_providers(admin_use
     api = APIClient()
     api.force_authenticate(admin_user)
 
-    def run_all() -> float:
-        started = time.monotonic()
+    def run_all(flush: bool = True) -> float:
+        started = time.perf_counter()
         response = api.post("/api/providers/test-all", {}, format="json")
-        elapsed = time.monotonic() - started
+        elapsed = time.perf_counter() - started
         assert response.status_code == 200, response.content
         assert response.json()["passed"] == PROVIDERS
+        # The fan-out runs off the request path: let this run's broadcast end before anything
+        # else is measured, so no console opened next gets a previous run's events.
+        if flush:
+            assert broadcaster.flush(60)
         return elapsed
 
     run_all()  # warm-up: imports, connection pools
-    alone = min(run_all(), run_all())  # the best of two, with and without consoles: a shared machine is noisy
     cookies = {"admin": session_cookie(admin_user), "viewer": session_cookie(viewer_user)}
 
-    async def scenario() -> tuple[float, float]:
-        """Two Run alls with 200 consoles open; the faster one and the slower fan-out."""
+    async def with_consoles() -> tuple[float, float]:
+        """One Run all with 200 consoles open: its time, and how long after its response every
+        console had been written all its frames."""
         sockets = [
             WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookies["admin" if i % 2 else "viewer"]])
             for i in range(CONSOLES)
@@ -113,33 +131,49 @@ def test_200_consoles_get_every_event_of_a_run_all_over_1000_providers(admin_use
         for ws in sockets:
             assert (await ws.connect(timeout=10))[0]
             assert (await ws.receive_json_from())["type"] == "hello"
-        timings = []
-        for _ in range(2):
-            before = await database_sync_to_async(latest_event_id)()
-            elapsed = await sync_to_async(run_all)()
-            committed = time.monotonic()
-            expected = await database_sync_to_async(event_ids_after)(before)
-            assert len(expected) == PROVIDERS  # one provider.tested each, nothing moved
-            # Every console has been written its frames (batch frames: ten, not a thousand).
-            frames = PROVIDERS // EVENTS_PER_FRAME
-            while any(ws.output_queue.qsize() < frames for ws in sockets) and time.monotonic() - committed < 60:
-                await asyncio.sleep(0.01)
-            timings.append((elapsed, time.monotonic() - committed))
-            deadline = asyncio.get_running_loop().time() + 10
-            for i, ws in enumerate(sockets):
-                events, received = await events_until(ws, len(expected), deadline)
-                assert [event["id"] for event in events] == expected, f"console {i} missed events"
-                assert received == frames
-                assert {event["masked"] for event in events} == {i % 2 == 0}  # viewers: masked
-            await asyncio.sleep(0.1)
-            assert all(ws.output_queue.empty() for ws in sockets)
+        # Every console subscribed and streaming before the run is timed: one event first,
+        # and wait until all of them have it (a condition, not a pause).
+        ping = await database_sync_to_async(record_ping)()
+        for ws in sockets:
+            assert (await ws.receive_json_from(timeout=30))["event"]["id"] == ping
+        before = await database_sync_to_async(latest_event_id)()
+        elapsed = await sync_to_async(run_all)(flush=False)  # the fan-out is timed below
+        committed = time.perf_counter()
+        expected = await database_sync_to_async(event_ids_after)(before)
+        assert len(expected) == PROVIDERS  # one provider.tested each, nothing moved
+        # Wait until every console has been written its frames (batch frames: ten, not a
+        # thousand); the condition, not a guess of how long that takes.
+        frames = PROVIDERS // EVENTS_PER_FRAME
+        while any(ws.output_queue.qsize() < frames for ws in sockets) and time.perf_counter() - committed < 60:
+            await asyncio.sleep(0.01)
+        fan_out = time.perf_counter() - committed
+        deadline = asyncio.get_running_loop().time() + 10
+        for i, ws in enumerate(sockets):
+            events, received = await events_until(ws, len(expected), deadline)
+            assert [event["id"] for event in events] == expected, f"console {i} missed events"
+            assert received == frames
+            assert {event["masked"] for event in events} == {i % 2 == 0}  # viewers: masked
+        # Nothing more comes: no event twice.
+        await asyncio.sleep(0.1)
+        assert all(ws.output_queue.empty() for ws in sockets)
         for ws in sockets:
             await ws.disconnect()
-        return min(t[0] for t in timings), max(t[1] for t in timings)
+        return elapsed, fan_out
 
-    with_consoles, fan_out = async_to_sync(scenario)()
+    # Alone and with consoles in turns, so both see the same machine: other work on a shared
+    # machine slows whichever run it happens to meet, and measuring all the runs alone first
+    # and all the runs with consoles afterwards compared two different moments. The best of
+    # each is compared (the run's own cost; noise only ever adds time).
+    alone, together, fan_outs = [], [], []
+    for _ in range(ROUNDS):
+        alone.append(run_all())
+        elapsed, fan_out = async_to_sync(with_consoles)()
+        together.append(elapsed)
+        fan_outs.append(fan_out)
     print(
-        f"\nRun all over {PROVIDERS} providers: {alone:.2f} s alone, {with_consoles:.2f} s with {CONSOLES} consoles "
-        f"({with_consoles / alone:.2f}x); every console had all {PROVIDERS} events {fan_out:.2f} s after the response"
+        f"\nRun all over {PROVIDERS} providers, {ROUNDS} rounds: alone {', '.join(f'{t:.2f}' for t in alone)} s, "
+        f"with {CONSOLES} consoles {', '.join(f'{t:.2f}' for t in together)} s; best {min(together):.2f} s "
+        f"vs {min(alone):.2f} s ({min(together) / min(alone):.2f}x); every console had all {PROVIDERS} events "
+        f"at most {max(fan_outs):.2f} s after the response"
     )
-    assert with_consoles <= MAX_SLOWDOWN * alone
+    assert min(together) <= MAX_SLOWDOWN * min(alone)
