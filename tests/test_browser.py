@@ -6,19 +6,13 @@ import os
 
 import pytest
 
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
 # itself (fixtures) happen before it starts, so this only silences Django's guard.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(autouse=True)
-def _needs_chromium():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
 
 
 def sign_in(page, base_url: str, username: str, password: str) -> None:

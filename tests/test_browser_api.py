@@ -14,7 +14,7 @@ import pytest
 
 from providers.models import Provider
 from secrets_vault import api as vault
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 from tests.test_browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CANARY = "sk-canary-Br0wser+API/7d1e=="
-
-
-@pytest.fixture(autouse=True)
-def _needs_chromium():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
 
 
 def forms_of(secret: str) -> set[str]:

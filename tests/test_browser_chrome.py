@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from health.models import HealthCheck
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser import save_screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,12 +25,6 @@ BUTTONS = "button, a.button, input[type=submit], input[type=button], .btn"
 VISIBLE_BUTTON_HEIGHTS = f"""() => [...document.querySelectorAll({BUTTONS!r})]
     .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
     .map(e => [e.textContent.trim() || e.value || e.outerHTML.slice(0, 60), e.getBoundingClientRect().height])"""
-
-
-@pytest.fixture(autouse=True)
-def _needs_chromium():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
 
 
 @contextmanager

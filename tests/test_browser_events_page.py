@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 from tests.site_process import site_process
 from tests.test_browser import sign_in
 
@@ -21,8 +21,6 @@ NEWEST_ROW = "table.events > tbody > tr:first-child"
 
 @pytest.fixture(scope="module")
 def site():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     with site_process(static=True) as site:
         site.create_operator("alice", role="admin")
         site.create_operator("victor", role="viewer", password="pw-victor-" + "x" * 8)

@@ -8,17 +8,11 @@ import pytest
 
 from health.simulator import Route, SimulatorServer
 from providers.models import Provider
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(autouse=True)
-def _needs_chromium():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.site_process import postgres_scratch_database, site_process
 from tests.test_browser import save_screenshot, sign_in
 
@@ -40,8 +40,6 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def site():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     with ExitStack() as stack:
         database_url = None
         base_url = os.environ.get("DATABASE_URL", "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +43,6 @@ window.harness = (() => {
 
 @pytest.fixture
 def page():
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     with browser_page() as page:
         page.set_content("<!doctype html><title>events</title>")
         page.add_script_tag(path=str(SCRIPT))

@@ -27,19 +27,12 @@ from secrets_vault import api as vault
 from secrets_vault import crypto
 from secrets_vault.credentials import clear_credential_cache
 from secrets_vault.models import SecretVersion
+from secrets_vault.tests.conftest import _fresh_vault_state  # noqa: F401  (autouse: a fresh key ring and credential cache)
 
 pytestmark = pytest.mark.django_db
 
 KEY = "sk-origin-bound-key-0001"
 MODELS = ["gpt-4o-mini"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_vault_state():
-    crypto.reset_key_ring_cache()
-    clear_credential_cache()
-    yield
-    clear_credential_cache()
 
 
 @pytest.fixture
