@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import requests
@@ -218,3 +218,18 @@ def postgres_scratch_database(base_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def configured_site(**kwargs) -> Iterator[SiteProcess]:
+    """A served site on the test run's configuration: a scratch PostgreSQL database and the
+    Redis channel layer when DATABASE_URL and REDIS_URL are set, else SQLite and the in-memory
+    layer. Keyword arguments go to `site_process`."""
+    base_url = os.environ.get("DATABASE_URL", "")
+    with ExitStack() as stack:
+        database_url = None
+        if base_url.startswith(("postgres://", "postgresql://")):
+            database_url = stack.enter_context(postgres_scratch_database(base_url))
+        yield stack.enter_context(
+            site_process(database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None, **kwargs)
+        )
