@@ -62,12 +62,6 @@ def reltime(moment: datetime | None, prefix: str = "", now: datetime | None = No
     )
 
 
-@register.simple_tag
-def server_now() -> str:
-    """The server's clock, for reltime.js to correct a browser whose clock is off."""
-    return iso_utc(datetime.now(UTC))
-
-
 @register.filter
 def get_item(mapping, key):
     """`mapping|get_item:key`: a dict's value for a key from the template, None if absent."""

@@ -3,16 +3,15 @@
  * The server draws `<time datetime="…" title="exact UTC" data-relative data-prefix="checked">`
  * (console/templatetags/reltime.py) with the text right at that moment; this recomputes the
  * text of every such element each second, with the same words: "just now", "12 s ago",
- * "3 min ago", "2 h ago", "4 d ago", "in 5 s" ahead. The page's `<meta name="server-now">`
- * corrects a browser whose clock differs from the server's. Elements added later (a refreshed
- * list) are picked up on the next tick; `ProviderConsole.reltime.refresh()` updates at once.
+ * "3 min ago", "2 h ago", "4 d ago", "in 5 s" ahead, by this browser's clock. Elements added
+ * later (a refreshed list) are picked up on the next tick; `ProviderConsole.reltime.refresh()`
+ * updates at once.
  */
 (function (root) {
   "use strict";
 
   var doc = root.document;
   var UNITS = [[86400, "d"], [3600, "h"], [60, "min"], [1, "s"]];
-  var skewMs = 0; // server clock minus this browser's clock
 
   function text(seconds) {
     var ahead = seconds < 0;
@@ -28,7 +27,7 @@
   }
 
   function refresh(scope) {
-    var now = Date.now() + skewMs;
+    var now = Date.now();
     var nodes = (scope || doc).querySelectorAll("time[data-relative]");
     for (var i = 0; i < nodes.length; i++) {
       var moment = Date.parse(nodes[i].getAttribute("datetime"));
@@ -38,13 +37,6 @@
       var wanted = prefix ? prefix + " " + words : words;
       if (nodes[i].textContent !== wanted) nodes[i].textContent = wanted;
     }
-  }
-
-  var meta = doc.querySelector('meta[name="server-now"]');
-  if (meta) {
-    var serverNow = Date.parse(meta.getAttribute("content"));
-    // Only a real difference: a slow page load would otherwise count as skew.
-    if (!isNaN(serverNow) && Math.abs(serverNow - Date.now()) > 2000) skewMs = serverNow - Date.now();
   }
 
   root.ProviderConsole = root.ProviderConsole || {};
