@@ -73,6 +73,7 @@ bench: install-dev
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_test_all.py
 	$(BIN)/python bench/bench_event_fanout.py
+	$(BIN)/python bench/bench_list_page.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
