@@ -55,7 +55,12 @@ def edit(page, **fields: str) -> None:
         else:
             page.fill(selector, value)
     page.click("[data-testid=save]")
-    page.wait_for_selector(f"{CARD} >> text=priority {fields.get('priority', '')}")
+    # The card's routing line, e.g. "primary #1 · priority 5 · enabled", once the save has landed.
+    page.wait_for_function(
+        "([sel, priority]) => { const r = document.querySelector(sel + ' .routing');"
+        " return r && r.innerText.includes(`priority ${priority} ·`) }",
+        arg=[CARD, fields["priority"]], timeout=10_000,
+    )
 
 
 def test_the_operator_scenario_in_the_console_alone():
@@ -94,8 +99,8 @@ def test_the_operator_scenario_in_the_console_alone():
 
         # 3. Enable it and move it in the chain: routing fields only; the secret's version stays.
         edit(page, status="active", priority="5")
-        card = page.inner_text(CARD)
-        assert "priority 5" in card and "enabled" in card
+        routing = page.inner_text(f"{CARD} .routing")
+        assert "priority 5 · enabled" in routing, routing
         assert panel_version(page) == "1"
         assert len(upstream.seen) == 0  # nothing was probed yet
 

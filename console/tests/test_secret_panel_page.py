@@ -126,8 +126,16 @@ def test_the_fragment_answers_json_on_success_and_the_body_with_errors(client, a
     done = client.post("/providers/p1/secret/", {"action": "set", "value": canary, "secret_id_hint": "feb"}, **FRAGMENT)
     responses.append(done)
     assert done.status_code == HTTPStatus.OK and done["Content-Type"] == "application/json"
-    assert json.loads(done.content) == {"message": "Secret set for p1 (version 1).", "action": "set", "version": 1,
-                                        "provider_id": "p1"}
+    answer = json.loads(done.content)
+    security = answer.pop("security_html")
+    assert answer == {"message": "Secret set for p1 (version 1).", "action": "set", "version": 1, "provider_id": "p1"}
+    # The card's new Security section, as the list renders it, for the dialog to swap in at once.
+    assert security.strip().startswith('<div class="security" data-testid="security-p1">')
+    assert 'data-secret-state="present"' in security and "feb" in security and "v1" in security
+    assert 'data-secret-open="/providers/p1/secret/"' in security
+    listed = client.get("/").content.decode()
+    start = listed.index('<div class="security" data-testid="security-p1">')
+    assert listed[start:listed.index("</div>", start) + len("</div>")] == security.strip()
 
     again = client.post("/providers/p1/secret/", {"action": "set", "value": canary}, **FRAGMENT)
     responses.append(again)

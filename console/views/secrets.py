@@ -14,7 +14,8 @@ Two ways in:
   a safe `next` (the page it came from) or the provider's page, with a message;
 - the dialog: the list's script (`static/js/secret_panel.js`) asks with `HX-Request: true` and
   gets the panel's body alone (`_secret_panel_body.html`); a post answers JSON on success
-  (`{"message": ..., "version": ...}`) and the body with its inline errors otherwise.
+  (`{"message": ..., "version": ..., "security_html": the card's new Security section}`) and
+  the body with its inline errors otherwise.
 
 Clear asks first: a `clear` without `confirm=clear` changes nothing and answers the panel with
 the confirmation step ("Yes, clear the secret"), on the page and in the dialog alike.
@@ -28,6 +29,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -36,6 +38,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.generic import TemplateView
 
 from accounts.permissions import require_page_permission
+from console.pageurls import ProviderUrls
 from providers.models import Provider, SecretPolicy
 from secrets_vault import crypto, services
 from secrets_vault.api import projection
@@ -170,10 +173,19 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
             form.data["secret_id_hint"] = ""
         return self.render_to_response(self.get_context_data(form=form), status=status)
 
+    def card_security(self) -> str:
+        """The card's Security section as the list renders it, for the dialog to swap in at once
+        (the list's own refresh follows with the chain and the rest of the card)."""
+        provider = self.provider
+        card = {"provider": provider, "secret": projection(provider), "urls": ProviderUrls()(provider.pk)}
+        can = {"secrets": self.request.user.has_perm(VAULT_PERMISSION)}  # as the list works it out
+        return render_to_string("console/_card_security.html", {"card": card, "p": provider, "can": can},
+                                request=self.request)
+
     def done(self, row: SecretVersion):
         text = f"{DONE[row.action]} for {self.provider.name} (version {row.version})."
         if self.fragment:
             return JsonResponse({"message": text, "action": row.action, "version": row.version,
-                                 "provider_id": self.provider.pk})
+                                 "provider_id": self.provider.pk, "security_html": self.card_security()})
         messages.success(self.request, text)
         return redirect(self.safe_next() or reverse("provider-detail", args=[self.provider.pk]))

@@ -3,7 +3,8 @@
  * A card's "Secret" link (data-secret-open) opens a modal <dialog> holding the panel's body,
  * fetched from the panel's own URL (`HX-Request: true` asks for the body alone). Forms in the
  * dialog post with fetch: a JSON answer means done (the dialog closes, a toast says what
- * happened, the list refreshes its cards and chain); an HTML answer is the panel again, with its
+ * happened, the card's Security section from the answer is swapped in at once, and the list
+ * refreshes its cards and chain); an HTML answer is the panel again, with its
  * inline errors or the confirmation step of a clear. Esc or Close closes it and gives focus
  * back to the link that opened it. The value typed is sent in the POST body only: never in a
  * URL, never stored, and the box is emptied as soon as it is sent. Without this script the link
@@ -114,6 +115,22 @@
     return fallbackRefresh(providerId);
   }
 
+  /* The card's new Security section, rendered by the server with the answer: in place at once;
+     the list's refresh brings the chain and the rest of the card right after. */
+  function swapSecurity(providerId, html) {
+    if (!html) return;
+    var now = document.querySelector('[data-testid="security-' + CSS.escape(providerId) + '"]');
+    if (!now) return;
+    var holder = document.createElement("template");
+    holder.innerHTML = html.trim();
+    var next = holder.content.firstElementChild;
+    if (!next) return;
+    var hadFocus = now.contains(document.activeElement);
+    now.replaceWith(next);
+    var button = hadFocus && next.querySelector("[data-secret-open]");
+    if (button) button.focus();
+  }
+
   function fallbackRefresh(providerId) {
     return fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.text(); })
@@ -149,6 +166,7 @@
           var id = done.provider_id || providerId;
           dialog.close();
           toast(done.message, "success");
+          swapSecurity(id, done.security_html);
           return refresh(id).then(function () {
             // The card was re-rendered: give focus back to its Secret button, not to the page.
             var active = document.activeElement;
