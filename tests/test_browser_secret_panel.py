@@ -130,6 +130,17 @@ WATCH_CARD = """([id, text]) => {
 }"""
 
 
+# The same for any selector (`window.__selectorSeen`), against the click `WATCH_CARD` notes.
+WATCH_SELECTOR = """(selector) => {
+  window.__selectorSeen = undefined;
+  const look = () => {
+    if (window.__clicked !== undefined && document.querySelector(selector)) window.__selectorSeen = performance.now();
+    else requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+}"""
+
+
 def act(page, submit_selector: str, toast: str, provider_id: str, state: str) -> float:
     """Click, wait for the card's Security section to show `state`, the toast and the dialog to
     close; the seconds from the click to the card (the issue's one second)."""
@@ -177,10 +188,24 @@ def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
         assert "whitespace" in page.inner_text("dialog [data-testid=error-value]")
         assert page.input_value("dialog [name=value]") == ""
 
-        # Set.
+        page.click("dialog [data-testid=secret-dialog-close]")
+
+        # A Test without a secret fails with missing_secret ("none is stored") on the card.
+        page.click("[data-testid=test-p1]")
+        page.wait_for_selector("article#provider-p1 .status >> text=none is stored", timeout=15_000)
+
+        # Set: the card's Security section at once, and the stale error no longer says none is stored.
+        open_panel(page, "p1")
         page.fill("dialog [name=value]", canary)
         page.fill("dialog [name=secret_id_hint]", "prod-key-feb")
+        page.evaluate(WATCH_SELECTOR, "article#provider-p1 .status [data-testid=stale-error]")
         act(page, "dialog [data-testid=secret-submit]", "Secret set for p1 (version 1).", "p1", "secret present")
+        page.wait_for_function("() => window.__selectorSeen !== undefined", timeout=5_000)
+        stale = page.evaluate("() => (window.__selectorSeen - window.__clicked) / 1000")
+        print(f"the stale missing_secret error gave way {stale:.3f} s after the click")
+        assert 0 < stale < 1.0, stale
+        status = page.inner_text("article#provider-p1 .status")
+        assert "none is stored" not in status and "the next Test will use it" in status
         page.wait_for_function("() => document.activeElement && document.activeElement.dataset.testid === 'secret-p1'")
         assert "prod-key-feb" in security(page, "p1")
         watch.assert_never_saw(page, canary)
