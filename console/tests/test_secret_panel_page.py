@@ -128,6 +128,7 @@ def test_the_fragment_answers_json_on_success_and_the_body_with_errors(client, a
     assert done.status_code == HTTPStatus.OK and done["Content-Type"] == "application/json"
     answer = json.loads(done.content)
     security = answer.pop("security_html")
+    assert answer.pop("last_error_html") == ""  # never checked: no error to restate
     assert answer == {"message": "Secret set for p1 (version 1).", "action": "set", "version": 1, "provider_id": "p1"}
     # The card's new Security section, as the list renders it, for the dialog to swap in at once.
     assert security.strip().startswith('<div class="security" data-testid="security-p1">')
@@ -277,7 +278,11 @@ def test_a_stale_missing_secret_error_says_a_secret_was_stored_since(client, adm
 
     for text in last_errors():
         assert "none is stored" in text and 'data-testid="stale-error"' not in text
-    client.post("/providers/p1/secret/", {"action": "set", "value": canary})
+    done = client.post("/providers/p1/secret/", {"action": "set", "value": canary}, **FRAGMENT)
+    # The dialog gets the error as it reads now, to swap into the card at once.
+    last_error = json.loads(done.content)["last_error_html"]
+    assert 'data-testid="stale-error"' in last_error and "none is stored" not in last_error
+    assert not leaked(canary, done)
     for text in last_errors():
         assert "none is stored" not in text
         assert 'data-testid="stale-error"' in text and "after this check" in text and "the next Test will use it" in text

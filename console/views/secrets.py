@@ -14,8 +14,9 @@ Two ways in:
   a safe `next` (the page it came from) or the provider's page, with a message;
 - the dialog: the list's script (`static/js/secret_panel.js`) asks with `HX-Request: true` and
   gets the panel's body alone (`_secret_panel_body.html`); a post answers JSON on success
-  (`{"message": ..., "version": ..., "security_html": the card's new Security section}`) and
-  the body with its inline errors otherwise.
+  (`{"message": ..., "version": ..., "security_html": the card's new Security section,
+  "last_error_html": its last check error as it reads now}`) and the body with its inline
+  errors otherwise.
 
 Clear asks first: a `clear` without `confirm=clear` changes nothing and answers the panel with
 the confirmation step ("Yes, clear the secret"), on the page and in the dialog alike.
@@ -39,6 +40,7 @@ from django.views.generic import TemplateView
 
 from accounts.permissions import require_page_permission
 from console.pageurls import ProviderUrls
+from health import metrics
 from providers.models import Provider, SecretPolicy
 from secrets_vault import crypto, services
 from secrets_vault.api import projection
@@ -182,10 +184,19 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
         return render_to_string("console/_card_security.html", {"card": card, "p": provider, "can": can},
                                 request=self.request)
 
+    def last_error(self) -> str:
+        """The card's last check error as it reads now (a `missing_secret` older than the stored
+        secret says so), or "" when the last check did not fail."""
+        health = metrics.for_provider(self.provider.pk)
+        if not health.get("last_error_code"):
+            return ""
+        return render_to_string("console/_last_error.html", {"health": health, "secret": projection(self.provider)})
+
     def done(self, row: SecretVersion):
         text = f"{DONE[row.action]} for {self.provider.name} (version {row.version})."
         if self.fragment:
             return JsonResponse({"message": text, "action": row.action, "version": row.version,
-                                 "provider_id": self.provider.pk, "security_html": self.card_security()})
+                                 "provider_id": self.provider.pk, "security_html": self.card_security(),
+                                 "last_error_html": self.last_error()})
         messages.success(self.request, text)
         return redirect(self.safe_next() or reverse("provider-detail", args=[self.provider.pk]))

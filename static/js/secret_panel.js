@@ -131,6 +131,14 @@
     if (button) button.focus();
   }
 
+  /* The card's last check error as it reads now: a "none is stored" older than the secret just
+     stored says so at once. */
+  function swapLastError(providerId, html) {
+    if (!html) return;
+    var now = document.querySelector("#provider-" + CSS.escape(providerId) + " .last-error");
+    if (now) now.innerHTML = html.trim();
+  }
+
   function fallbackRefresh(providerId) {
     return fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) { return response.text(); })
@@ -167,6 +175,7 @@
           dialog.close();
           toast(done.message, "success");
           swapSecurity(id, done.security_html);
+          swapLastError(id, done.last_error_html);
           return refresh(id).then(function () {
             // The card was re-rendered: give focus back to its Secret button, not to the page.
             var active = document.activeElement;
