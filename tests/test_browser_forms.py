@@ -39,7 +39,8 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
     provider_factory(id="cloud", display_name="Cloud", secret_policy="none", priority=20)
     with browser_page() as page:
         sign_in(page, live_server.url)
-        page.click("[data-testid=new-provider]")
+        # The form's own page (the list opens it in a dialog: tests/test_browser_edit_dialog.py).
+        page.goto(f"{live_server.url}/new-provider/")
         page.wait_for_selector("#provider-form")
         # The secret policy follows the kind until the operator picks one.
         assert page.input_value("#id_secret_policy") == "required"
@@ -72,7 +73,7 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
         assert page.locator("article#provider-local-ollama").count() == 1
 
         # Edit priority: the chain as if saved shows beside the form before saving.
-        page.click("[data-testid=edit-local-ollama]")
+        page.goto(f"{live_server.url}/providers/local-ollama/edit/")
         page.wait_for_selector("[data-testid=chain-preview]")
         page.fill("#id_priority", "5")
         page.wait_for_selector("[data-testid=moved-local-ollama]")
@@ -88,7 +89,7 @@ def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin
         assert "Serving: local-ollama" in page.inner_text("[data-testid=active-reason]")
 
         # Archive asks first; its toast offers Undo.
-        page.click("[data-testid=edit-local-ollama]")
+        page.goto(f"{live_server.url}/providers/local-ollama/edit/")
         page.click("[data-testid=archive]")
         page.click("[data-testid=confirm-archive]")
         page.wait_for_selector("[data-testid=undo-archive]")
