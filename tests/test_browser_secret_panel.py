@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page
 from tests.site_process import postgres_scratch_database, site_process
 from tests.test_browser import save_screenshot, sign_in
 
@@ -33,8 +33,6 @@ class Canary(str):
 def console_site():
     """The site on SQLite, or on a scratch PostgreSQL database and Redis when the suite runs
     with them, serving its static files; an admin and a viewer who sign in with passwords."""
-    if not chromium_available():
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     base_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL") or None
     if base_url.startswith(("postgres://", "postgresql://")):
