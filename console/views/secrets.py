@@ -30,7 +30,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -39,6 +38,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.generic import TemplateView
 
 from accounts.permissions import require_page_permission
+from console import cards as card_html
 from console.pageurls import ProviderUrls
 from health import metrics
 from providers.models import Provider, SecretPolicy
@@ -181,8 +181,7 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
         provider = self.provider
         card = {"provider": provider, "secret": projection(provider), "urls": ProviderUrls()(provider.pk)}
         can = {"secrets": self.request.user.has_perm(VAULT_PERMISSION)}  # as the list works it out
-        return render_to_string("console/_card_security.html", {"card": card, "p": provider, "can": can},
-                                request=self.request)
+        return card_html.security_section(card, can)
 
     def last_error(self) -> str:
         """The card's last check error as it reads now (a `missing_secret` older than the stored
@@ -190,7 +189,7 @@ class SecretPanelPage(LoginRequiredMixin, TemplateView):
         health = metrics.for_provider(self.provider.pk)
         if not health.get("last_error_code"):
             return ""
-        return render_to_string("console/_last_error.html", {"health": health, "secret": projection(self.provider)})
+        return card_html.last_error(health, projection(self.provider))
 
     def done(self, row: SecretVersion):
         text = f"{DONE[row.action]} for {self.provider.name} (version {row.version})."
