@@ -64,7 +64,8 @@ test: install-dev browser redis-server
 
 ## Rewrite the screenshots under docs/screenshots/ from the browser tests.
 screenshots: install-dev browser
-	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_chrome.py tests/test_browser_secret_panel.py tests/test_browser_live_list.py -q
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_chrome.py tests/test_browser_secret_panel.py tests/test_browser_live_list.py \
+		tests/test_browser_forms.py tests/test_browser_detail.py tests/test_browser_checks.py -q
 
 lint: install-dev
 	$(BIN)/ruff check .

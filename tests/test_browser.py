@@ -97,4 +97,3 @@ def test_admin_tests_a_provider_and_runs_all_checks(live_server, admin_user, pro
         page.wait_for_selector("[data-testid=history]")
         rows = page.locator("[data-testid=history] tbody tr").all_inner_texts()
         assert len(rows) == 1 and "server_error" in rows[0]
-        save_screenshot(page, "provider-detail")

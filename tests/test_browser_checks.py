@@ -18,6 +18,7 @@ import pytest
 from health.simulator import Route, SimulatorServer
 from tests.browser import browser_page
 from tests.site_process import postgres_scratch_database, site_process
+from tests.test_browser import save_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -186,6 +187,7 @@ def test_run_all_with_a_hung_provider_never_blocks_and_ends_with_a_summary(site)
         # The live list refreshed meanwhile and kept the panel; the hung card says why.
         page.wait_for_function("() => /timeout/.test(document.querySelector("
                                "'article.card[data-provider=hung] .status').innerText)")
+        save_screenshot(page, "run-all")
         # Usable at 390 px: no horizontal scroll with the summary open.
         page.set_viewport_size({"width": 390, "height": 844})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
