@@ -278,12 +278,18 @@ def test_refresh_list_resolves_after_the_swap_and_announces_it(site):
         assert again["changed"] == [] and again["chainChanged"] is False
 
 
+def scripts_ran(page) -> None:
+    """The page's deferred scripts run after the markup is parsed: the chain can be there first."""
+    page.wait_for_function("() => !!(window.ProviderConsole && window.ProviderConsole.toast && window.ProviderConsole.reltime)")
+
+
 def test_toasts_close_and_leave_and_errors_stay(site):
     from tests.browser import browser_page
 
     with browser_page() as page:
         sign_in(page, site.url, "alice", ADMIN_PASSWORD)
         page.wait_for_selector("[data-testid=routing-chain]")
+        scripts_ran(page)
         page.evaluate("""() => {
             window.ProviderConsole.toast('Saved <b>x</b>.', 'success', {testid: 't-ok', timeout: 600});
             window.ProviderConsole.toast('It broke.', 'error', {testid: 't-err'});
@@ -317,6 +323,7 @@ def test_relative_times_tick_in_the_browser(site):
     with browser_page() as page:
         sign_in(page, site.url, "victor", VIEWER_PASSWORD)
         page.wait_for_selector("[data-testid=routing-chain]")
+        scripts_ran(page)
         text = page.evaluate("""() => {
             const t = document.createElement('time');
             t.setAttribute('datetime', new Date(Date.now() - 65000).toISOString());
