@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.permissions import viewable
 from health import metrics
@@ -19,10 +19,12 @@ from secrets_vault import api as vault
 class ProviderContext:
     """Secrets projections and health for a set of providers, each fetched in one go."""
 
-    def __init__(self, provider_ids: Iterable[str]):
+    def __init__(self, provider_ids: Iterable[str], id_query: QuerySet | None = None):
+        """`id_query`: the same providers' ids as a queryset, for the SQL (a subquery instead of
+        a list of thousands of parameters, which Django prepares one by one)."""
         ids = list(provider_ids)
-        self.secrets = vault.projections_for(ids)
-        self.health = metrics.for_providers(ids)
+        self.secrets = vault.projections_for(id_query if id_query is not None else ids)
+        self.health = metrics.for_providers(ids, id_query=id_query)
 
     def secret(self, provider_id: str) -> dict:
         return self.secrets.get(provider_id, vault.EMPTY_PROJECTION)
@@ -106,7 +108,7 @@ def routing_inputs() -> dict[str, RoutingInput]:
 
 def load_chain_inputs() -> tuple[list[Provider], ProviderContext]:
     providers = list(Provider.objects.all())
-    return providers, ProviderContext(p.id for p in providers)
+    return providers, ProviderContext((p.id for p in providers), id_query=Provider.objects.values("pk"))
 
 
 def current_chain() -> tuple[Chain, list[Provider], ProviderContext]:
