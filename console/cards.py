@@ -16,6 +16,8 @@ from django.template import engines
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from providers.models import Kind
+
 TEMPLATE = "console/cards.jinja"
 CHAIN_NODES = "console/chain_nodes.jinja"
 
@@ -30,7 +32,11 @@ def _csrf_input(request) -> SafeString:
 
 def render_cards(request, cards: list[dict[str, Any]], can: dict[str, bool]) -> SafeString:
     """Every card of `cards`, in order."""
-    return mark_safe(_template().render({"request": request, "cards": cards, "can": can, "csrf_input": _csrf_input(request)}))
+    # The kinds' labels once: `get_kind_display()` builds the choices' dict on every call.
+    kind_labels = {value: str(label) for value, label in Kind.choices}
+    return mark_safe(_template().render(
+        {"request": request, "cards": cards, "can": can, "csrf_input": _csrf_input(request), "kind_labels": kind_labels}
+    ))
 
 
 def chain_nodes(chain, chain_links: dict[str, str], chain_checked: dict[str, Any]) -> SafeString:

@@ -10,11 +10,11 @@ loaded on every page, recomputes every `time[data-relative]` each second with th
 
 from __future__ import annotations
 
+import html
 import math
 from datetime import UTC, datetime
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from core.timefmt import iso_utc
@@ -42,7 +42,7 @@ def relative_text(seconds: float) -> str:
 def exact_utc(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.isoformat(" ", "seconds")[:19] + " UTC"  # isoformat: several times cheaper than strftime
 
 
 @register.simple_tag
@@ -54,12 +54,12 @@ def reltime(moment: datetime | None, prefix: str = "", now: datetime | None = No
         moment = moment.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     text = relative_text((now - moment).total_seconds())
-    # Drawn once or twice per card on the list (thousands a page): plain escaping, not
-    # format_html's per-argument machinery; the times and the text need none, the prefix does.
-    prefix_html = escape(prefix)
+    # Drawn once or twice per card on the list (thousands a page): the standard library's
+    # escaping, not format_html's per-argument machinery nor Django's lazy-aware escape().
+    prefix_html = html.escape(prefix)
     return mark_safe(
         f'<time datetime="{iso_utc(moment)}" title="{exact_utc(moment)}" data-relative data-prefix="{prefix_html}">'
-        f"{prefix_html + ' ' if prefix else ''}{escape(text)}</time>"
+        f"{prefix_html + ' ' if prefix else ''}{html.escape(text)}</time>"
     )
 
 
