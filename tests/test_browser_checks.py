@@ -9,7 +9,6 @@ a summary table, failures first. Test on a card updates the card in place.
 
 from __future__ import annotations
 
-import os
 import time
 from http import HTTPStatus
 
@@ -17,7 +16,7 @@ import pytest
 
 from health.simulator import Route, SimulatorServer
 from tests.browser import browser_page
-from tests.site_process import postgres_scratch_database, site_process
+from tests.site_process import configured_site
 from tests.test_browser import save_screenshot
 
 pytestmark = pytest.mark.browser
@@ -41,14 +40,8 @@ def simulator():
 
 @pytest.fixture(scope="module")
 def site(simulator):
-    base_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL") or None
-    if base_url.startswith(("postgres://", "postgresql://")):
-        with postgres_scratch_database(base_url) as url, site_process(database_url=url, redis_url=redis_url, static=True) as site:
-            yield prepared(site, simulator)
-    else:
-        with site_process(static=True) as site:
-            yield prepared(site, simulator)
+    with configured_site(static=True) as site:
+        yield prepared(site, simulator)
 
 
 def prepared(site, simulator):

@@ -5,7 +5,6 @@ restore, each updating the card's Security section without a reload; policy `non
 
 from __future__ import annotations
 
-import os
 import secrets
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -13,7 +12,7 @@ from http import HTTPStatus
 import pytest
 
 from tests.browser import browser_page
-from tests.site_process import postgres_scratch_database, site_process
+from tests.site_process import configured_site
 from tests.test_browser import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -33,14 +32,8 @@ class Canary(str):
 def console_site():
     """The site on SQLite, or on a scratch PostgreSQL database and Redis when the suite runs
     with them, serving its static files; an admin and a viewer who sign in with passwords."""
-    base_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL") or None
-    if base_url.startswith(("postgres://", "postgresql://")):
-        with postgres_scratch_database(base_url) as url, site_process(static=True, database_url=url, redis_url=redis_url) as site:
-            yield _with_users(site)
-    else:
-        with site_process(static=True) as site:
-            yield _with_users(site)
+    with configured_site(static=True) as site:
+        yield _with_users(site)
 
 
 def _with_users(site):
