@@ -36,6 +36,7 @@ from accounts.permissions import require_page_permission
 from audit.models import AuditEvent
 from health.background import RunInProgress, current_run, start_run
 from health.runner import providers_to_check, run_checks
+from health.serializers import check_result
 from providers.models import Provider
 
 TEST_PERMISSION = "providers.test_provider"
@@ -65,14 +66,11 @@ def describe(check, name: str) -> str:
 
 
 def check_json(check, provider: Provider) -> dict[str, Any]:
+    """The API's check result (`health.serializers.check_result`), with what the page shows:
+    the provider's name, its status after the check and the toast's sentence."""
     return {
-        "provider_id": provider.pk,
+        **check_result(check),
         "name": provider.name,
-        "ok": check.ok,
-        "latency_ms": check.latency_ms,
-        "error_code": check.error_code or None,
-        "error_message": check.error_message or None,
-        "http_status": check.http_status,
         "provider_status": check.provider_status,
         "message": describe(check, provider.name),
     }
