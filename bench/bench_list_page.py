@@ -20,35 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from django_setup import setup_django  # bench/django_setup.py, beside this script
+
 TARGET_MS = 300.0
-
-
-def setup_django(tmp: Path) -> None:
-    import base64
-    import secrets
-
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["DEBUG"] = "false"  # no query log growing in memory; the page as production serves it
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ["VAR_DIR"] = str(tmp)
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["VAULT_KEYS"] = "bench1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def grow_fleet(start: int, stop: int, actor) -> None:
