@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "secrets_vault",
     "health",
     "console",
+    "operations",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,8 @@ from console.api import ApiRootView
 from core.api import api_not_found
 
 urlpatterns = [
+    # /healthz, /readyz, /metrics and /api/config: before the API catch-all and the console.
+    path("", include("operations.urls")),
     path("admin/", admin.site.urls),
     path("api/", ApiRootView.as_view(), name="api-root"),
     # Health and vault endpoints live under /api/providers/{id}/… but belong to their apps;

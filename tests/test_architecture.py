@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "config", "accounts", "audit", "providers", "secrets_vault", "health", "console")
+APPS = ("core", "config", "accounts", "audit", "providers", "secrets_vault", "health", "console", "operations")
 
 # What each app may import besides itself (docs/architecture.md, "Dependencies").
 ALLOWED = {
@@ -25,6 +25,9 @@ ALLOWED = {
     "secrets_vault": {"providers", "audit", "accounts", "core"},
     "health": {"providers", "secrets_vault", "audit", "accounts", "core"},
     "console": {"providers", "secrets_vault", "health", "audit", "accounts", "core"},
+    # What a platform team's tooling calls (health endpoints, metrics, configuration as code)
+    # reads the console's read model, so it sits above it.
+    "operations": {"console", "providers", "secrets_vault", "health", "audit", "accounts", "core"},
 }
 # `health` asks the vault only through its small public functions.
 HEALTH_VAULT_ENTRY = "secrets_vault.api"
@@ -82,11 +85,24 @@ def test_nothing_imports_the_console():
     found = [
         f"{where} imports {name}"
         for app in APPS
-        if app != "console"
+        if app not in ("console", "operations")
         for path in app_modules(app, with_tests=True)
         if not (app == "config" and path.name in CONFIG_WIRING)
         for where, name in project_imports(path)
         if name.split(".")[0] == "console"
+    ]
+    assert found == []
+
+
+def test_nothing_imports_operations():
+    found = [
+        f"{where} imports {name}"
+        for app in APPS
+        if app != "operations"
+        for path in app_modules(app, with_tests=True)
+        if not (app == "config" and path.name in CONFIG_WIRING)
+        for where, name in project_imports(path)
+        if name.split(".")[0] == "operations"
     ]
     assert found == []
 
