@@ -1,4 +1,5 @@
-"""Check history: one append-only `HealthCheck` row per probe, and the scheduler lock."""
+"""Check history: one append-only `HealthCheck` row per probe, the cumulative counts of checks,
+and the scheduler lock."""
 
 from __future__ import annotations
 
@@ -54,6 +55,29 @@ class HealthCheck(models.Model):
     @property
     def result_status(self) -> str:
         return "pass" if self.ok else "fail"
+
+
+class CheckCount(models.Model):
+    """How many checks a provider has had, by result and error code, since it was created.
+
+    Cumulative and never purged (the history is, after HEALTH_HISTORY_TTL_DAYS): the source of
+    the Prometheus counter `provider_checks_total`, which must only go up, read in one query
+    however long the history (a GROUP BY over a million check rows is not). Incremented in the
+    transaction that writes the check rows (health/counters.py); `error_code` is "" for a pass.
+    """
+
+    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="check_counts")
+    result = models.CharField(max_length=4)  # "pass" or "fail", as HealthCheck.result_status
+    error_code = models.CharField(max_length=32, blank=True)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "result", "error_code"], name="health_check_count_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.result} {self.error_code or '-'}: {self.count}"
 
 
 class SchedulerLock(models.Model):

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from audit.events import record_events
 from core.actors import actor_name
-from health import errors, metrics, status
+from health import counters, errors, metrics, status
 from health.http import ProbeClient, new_session, origin_of
 from health.models import HealthCheck
 from health.probes import probe_for
@@ -340,9 +340,10 @@ def record_outcomes(
     (`run_id`, when given, goes into each event's payload).
 
     Queries: one for the 5-minute window of all providers, one insert for all check rows, one
-    insert for all `provider.tested` rows, plus a compare-and-set (and its event) for each
-    provider whose status moves. The events are broadcast once the transaction commits, off
-    the caller's thread (audit/broadcast.py).
+    upsert of their cumulative counts (health/counters.py), one insert for all `provider.tested`
+    rows, plus a compare-and-set (and its event) for each provider whose status moves. The
+    events are broadcast once the transaction commits, off the caller's thread
+    (audit/broadcast.py).
     """
     from health.serializers import check_result
 
@@ -382,6 +383,7 @@ def record_outcomes(
             for outcome in outcomes
         ]
     )
+    counters.count_checks(rows)  # the cumulative counts behind /metrics, in this transaction
     by_id = {p.pk: p for p in providers}
     record_events(
         "provider.tested",
