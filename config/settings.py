@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: times and logs every response, and gives log lines their request (core/accesslog.py).
+    "core.accesslog.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "core.middleware.NoStoreMiddleware",
@@ -289,16 +291,26 @@ HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default
 # Every handler carries the vault's masking filter (secrets_vault/logging_filter.py), so no
 # secret value or credential-shaped string reaches a log, whichever logger emitted it. Django's
 # own loggers are redefined here so their default handlers (which lack the filter) are replaced.
+# LOG_FORMAT=json writes one JSON object per line (core/jsonlog.py). The request's id, user and
+# path are added to each record (core/logcontext.py) before the masking filter, which masks
+# them with the rest.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
+        "request_context": {"()": "core.logcontext.RequestContextFilter"},
         "mask_secrets": {"()": "secrets_vault.logging_filter.SecretMaskingFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.jsonlog.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context", "mask_secrets"]},
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",

@@ -8,8 +8,9 @@ emitted it. It masks:
 - common credential shapes wherever they come from: `sk-…` keys, `Bearer …` tokens, GitHub,
   Slack and AWS key ids, and `api_key=…` / `"token": "…"` style assignments.
 
-The record is rewritten in place (message, arguments, exception and stack text), so handlers
-that run after this one see the masked text too.
+The record is rewritten in place (message, arguments, exception and stack text, and the
+fields added with `extra=` or by `core.logcontext.RequestContextFilter`, which the JSON log
+format writes out), so handlers that run after this one see the masked text too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import threading
 from collections import OrderedDict
 from urllib.parse import quote, quote_plus
 
+from core.jsonlog import extra_fields
 from core.masking import MASK
 
 # Shorter values are not credentials, and masking them would garble ordinary words.
@@ -88,6 +90,21 @@ def mask_text(text: str) -> str:
     return text
 
 
+def _mask_field(value, depth: int = 0):
+    """`value` with every string inside it masked; other objects are left as they are (a
+    formatter that writes them must not print their repr: core/jsonlog.py leaves them out)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if depth > 4:
+        return value
+    if isinstance(value, (list, tuple)):
+        masked = [_mask_field(item, depth + 1) for item in value]
+        return masked if isinstance(value, list) else tuple(masked)
+    if isinstance(value, dict):
+        return {key: _mask_field(item, depth + 1) for key, item in value.items()}
+    return value
+
+
 class SecretMaskingFilter(logging.Filter):
     """Never drops a record; rewrites it so no secret reaches a handler."""
 
@@ -105,6 +122,9 @@ class SecretMaskingFilter(logging.Filter):
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
+        for name, value in extra_fields(record).items():
+            if isinstance(value, (str, list, tuple, dict)):
+                setattr(record, name, _mask_field(value))
         return True
 
 

@@ -1,0 +1,70 @@
+"""One access-log line per request, on the `access` logger; and the request's log context.
+
+Placed first in `MIDDLEWARE`, so it times and logs every response, the ones other middleware
+answer by themselves (a redirect to HTTPS, a static file) included. The line carries the
+method, the path (never the query string, which can carry a credential), the status, the
+duration until the response was returned (a streamed body may take longer), the request id
+(`X-Request-ID`) and the user, as fields for the JSON format and in the message for the plain
+one.
+
+daphne's own access log is not used: it writes the whole URI, query string included, straight
+to standard output, past the logging filters (docs/deploy.md runs daphne with `-v 0`).
+
+Both sync and async capable, so under ASGI it runs on the event loop and adds no thread hop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from core.logcontext import request_context, request_fields
+
+logger = logging.getLogger("access")
+
+
+class AccessLogMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        started = time.perf_counter()
+        with request_context(request):
+            response = self.get_response(request)
+        log_access(request, response, started)
+        return response
+
+    async def _acall(self, request):
+        started = time.perf_counter()
+        with request_context(request):
+            response = await self.get_response(request)
+        log_access(request, response, started)
+        return response
+
+
+def log_access(request, response, started: float) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    fields = request_fields(request)
+    fields["request_id"] = fields["request_id"] or response.get("X-Request-ID")
+    logger.info(
+        "%s %s %s %.1f ms request_id=%s user=%s",
+        fields["method"],
+        fields["path"],
+        response.status_code,
+        duration_ms,
+        fields["request_id"] or "-",
+        fields["user"] or "-",
+        extra={**fields, "status": response.status_code, "duration_ms": duration_ms},
+    )
