@@ -287,6 +287,11 @@ if PROBE_CA_BUNDLE and not Path(PROBE_CA_BUNDLE).is_file():
     raise ImproperlyConfigured(f"PROBE_CA_BUNDLE={PROBE_CA_BUNDLE} is not a file; name a PEM file of CA certificates.")
 HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default=0.8)
 
+# --- Prometheus (operations/metrics_view.py, docs/metrics.md) ---
+# The scraper's bearer token for GET /metrics (no user behind it); empty: only viewers' and
+# admins' sign-ins and API tokens are let in.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Logging ---
 # Every handler carries the vault's masking filter (secrets_vault/logging_filter.py), so no
 # secret value or credential-shaped string reaches a log, whichever logger emitted it. Django's

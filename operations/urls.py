@@ -3,4 +3,8 @@ configuration as code (API.md, "Operations")."""
 
 from django.urls import path  # noqa: F401
 
-urlpatterns: list = []
+from operations.metrics_view import metrics
+
+urlpatterns: list = [
+    path("metrics", metrics, name="metrics"),
+]
