@@ -100,6 +100,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections: PostgreSQL keeps each thread's connection for CONN_MAX_AGE seconds
+# (daphne runs sync views on one thread, so that is one connection per worker) instead of
+# opening one per request; the health check replaces a connection the server dropped.
+_IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if _IS_POSTGRES else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=_IS_POSTGRES)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serving a web site: concurrent writers queue instead of failing with "database is
     # locked". WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when
@@ -192,6 +198,19 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- HTTPS in production (docs/configuration.md, "Production") ---
+# Off unless asked for, so `make run` and the tests keep plain http on 127.0.0.1.
+# Behind a proxy that terminates TLS, the proxy's X-Forwarded-Proto says whether the client
+# used https; trusted only when BEHIND_TLS_PROXY says the proxy sets (and overwrites) it.
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# A load balancer probes these over plain http (operations/urls.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,7 +4,10 @@ configuration as code (API.md, "Operations")."""
 from django.urls import path  # noqa: F401
 
 from operations.metrics_view import metrics
+from operations.probes import healthz, readyz
 
 urlpatterns: list = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
 ]
