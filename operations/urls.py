@@ -3,6 +3,7 @@ configuration as code (API.md, "Operations")."""
 
 from django.urls import path  # noqa: F401
 
+from operations.config_api import ConfigView
 from operations.metrics_view import metrics
 from operations.probes import healthz, readyz
 
@@ -10,4 +11,5 @@ urlpatterns: list = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    path("api/config", ConfigView.as_view(), name="api-config"),
 ]

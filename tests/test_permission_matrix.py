@@ -31,6 +31,8 @@ MATRIX = [
     ("get", "/api/routing-chain", None, 200, 200, 403, 401),
     ("post", "/api/routing-chain/preview", {"provider_id": "p1", "changes": {"priority": 99}}, 200, 200, 403, 401),
     ("get", "/api/events", None, 200, 200, 403, 401),
+    ("get", "/api/config", None, 200, 403, 403, 401),
+    ("post", "/api/config?dry_run=1", {"providers": [], "prune": True}, 200, 403, 403, 401),
 ]
 ROLES = ["admin", "viewer", "outsider", "anonymous"]
 CASES = [
