@@ -30,6 +30,11 @@ def _test_settings(settings, tmp_path):
     caches = {name: dict(config) for name, config in settings.CACHES.items()}
     caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
+    # Every test starts as a fresh process would: no routing chain kept from another test's
+    # (rolled-back) data.
+    from console import chaincache
+
+    chaincache.forget()
 
 
 def make_user(username: str, role: str | None):

@@ -18,9 +18,10 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.permissions import ViewableQuerysetMixin, method_permission
+from console.chaincache import cached_chain, chain_after_change
 from console.filters import ProviderFilter
 from console.preview import preview_chain
-from console.readmodel import current_chain
+from console.readmodel import ProviderContext
 from console.serializers import (
     ChainPreviewSerializer,
     ChainSerializer,
@@ -104,13 +105,31 @@ class ProviderViewSet(
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         user = self.request.user
-        context.update(
-            load_chain=current_chain,
-            mask_metadata=metadata_masker(user),
-        )
+        context.update(mask_metadata=metadata_masker(user))
         return context
 
-    def _respond(self, provider: Provider, code: int = status.HTTP_200_OK) -> Response:
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        # The chain as cached for its version (console/chaincache.py) and the vault's and
+        # health's part for the providers answered only: a response's cost does not grow with
+        # the fleet. Loaded on first use, so an answer written after a change shows it.
+        instance = serializer.instance
+        if instance is None:
+            ids = []
+        elif isinstance(instance, Provider):
+            ids = [instance.id]
+        else:  # a page of the list (a QuerySet keeps what this loop read for the serializer)
+            ids = [row.id for row in instance]
+        serializer.context["load_chain"] = lambda: (self._chain(), None, ProviderContext(ids))
+        return serializer
+
+    _chain = staticmethod(cached_chain)
+
+    def _respond(self, provider: Provider, code: int = status.HTTP_200_OK, *, changed: set[str] | None = None) -> Response:
+        """The provider as it now is; `changed`: the fields this request just changed, so the
+        chain is derived from the stored one with this provider's change (chaincache)."""
+        if changed is not None:
+            self._chain = lambda: chain_after_change(provider, endpoint_changed="endpoint" in changed)
         data = self.get_serializer(provider).data
         return Response(data, status=code, headers={"ETag": f'"{provider.version}"'})
 
@@ -134,7 +153,7 @@ class ProviderViewSet(
             provider = services.create_provider(data, actor=request.user)
         except IntegrityError:  # a concurrent create won the race
             raise Conflict({"id": ["A provider with this id or name already exists."]}) from None
-        return self._respond(provider, status.HTTP_201_CREATED)
+        return self._respond(provider, status.HTTP_201_CREATED, changed=set(data))
 
     def update(self, request, *args, **kwargs):
         provider = self.get_object()
@@ -154,7 +173,7 @@ class ProviderViewSet(
             raise Conflict({"name": ["A provider with this name already exists."]}) from None
         except ChangeConflict as exc:  # e.g. the secret could not be re-bound to a new origin
             raise Conflict(str(exc)) from None
-        return self._respond(provider)
+        return self._respond(provider, changed=set(changes))
 
     @extend_schema(responses={200: ProviderSerializer}, description="Archive (reversible): the provider, with `archived_at`.")
     def destroy(self, request, *args, **kwargs):
@@ -163,7 +182,7 @@ class ProviderViewSet(
             archived = services.archive_provider(provider, actor=request.user, expected_version=self._expected_version())
         except services.VersionMismatch as exc:
             raise PreconditionFailed(str(exc)) from None
-        return self._respond(archived)
+        return self._respond(archived, changed={"archived_at"})
 
     @extend_schema(request=None, responses=ProviderSerializer, description="Un-archive: the provider again.")
     @action(detail=True, methods=["post"])
@@ -171,7 +190,7 @@ class ProviderViewSet(
         provider = self.get_object()
         if provider.name and Provider.objects.live().filter(name=provider.name).exclude(pk=provider.pk).exists():
             raise Conflict({"name": ["Another provider now uses this name; rename it first."]})
-        return self._respond(services.restore_provider(provider, actor=request.user))
+        return self._respond(services.restore_provider(provider, actor=request.user), changed={"archived_at"})
 
 
 class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
@@ -182,8 +201,7 @@ class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
 
     @extend_schema(responses=ChainSerializer)
     def get(self, request: Request) -> Response:
-        chain, _, _ = current_chain()
-        return Response(chain.to_dict())
+        return Response(cached_chain().to_dict())
 
 
 class RoutingPreviewView(NoStoreMixin, generics.GenericAPIView):

@@ -9,10 +9,11 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.permissions import viewable
+from console import chaincache
 from health import metrics
 from health.models import HealthCheck
 from providers.models import Provider
-from providers.routing import Chain, RoutingInput, compute_chain
+from providers.routing import Chain, RoutingInput
 from secrets_vault import api as vault
 
 
@@ -112,9 +113,16 @@ def load_chain_inputs() -> tuple[list[Provider], ProviderContext]:
 
 
 def current_chain() -> tuple[Chain, list[Provider], ProviderContext]:
-    """The chain as it stands, with the rows and context it was built from (for reuse)."""
+    """The chain as it stands, with every provider and their context (the list page's cards).
+
+    The chain is the one cached for the current version (`console/chaincache.py`), computed from
+    the rows just read when the version changed; a response naming one provider needs only
+    `chaincache.cached_chain()`."""
+    version = chaincache.chain_version()  # before the rows: the stored chain is never older
     providers, context = load_chain_inputs()
-    chain = compute_chain(routing_input(p, context) for p in providers)
+    chain = chaincache.lookup(version) or chaincache.store(
+        version, {p.id: routing_input(p, context) for p in providers}
+    )
     return chain, providers, context
 
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from providers.models import Provider
+from providers.services import update_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_the_api_nulls_a_neighbour_the_delegated_user_may_not_see(dana, viewer_u
     assert intents["shared"]["next_provider_id"] is None  # last in the chain
     assert "theirs" not in listing.content.decode()
     # Theirs ranking after shared instead: shared's next is hidden, mine's next (shared) is not.
-    Provider.objects.filter(pk="theirs").update(priority=9)
+    update_provider(Provider.objects.get(pk="theirs"), {"priority": 9})
     intents = {row["id"]: row["routing_intent"] for row in api(dana).get("/api/providers").json()["results"]}
     assert intents["mine"]["next_provider_id"] == "shared"
     assert intents["shared"]["next_provider_id"] is None

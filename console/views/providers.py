@@ -10,10 +10,11 @@ from django.views.generic import TemplateView
 
 from accounts.permissions import ALLOW, object_access, require_page_permission, viewable
 from audit.models import AuditEvent
+from console.chaincache import cached_chain
 from console.eventrows import event_rows
 from console.filters import ProviderFilter
 from console.pageurls import ProviderUrls
-from console.readmodel import Visibility, current_chain, routing_intent_for
+from console.readmodel import ProviderContext, Visibility, current_chain, routing_intent_for
 from console.views.detail import detail_extras
 from console.views.events import VIEW_PERMISSION as EVENTS_PERMISSION
 from providers.access import metadata_masker
@@ -173,7 +174,8 @@ class ProviderDetailPage(LoginRequiredMixin, TemplateView):
         user = self.request.user
         provider = get_object_or_404(Provider, pk=self.kwargs["provider_id"])
         require_page_permission(user, "providers.view_provider", provider)
-        chain, _, provider_context = current_chain()
+        # The chain as cached for its version; the vault's and health's part of this provider only.
+        chain, provider_context = cached_chain(), ProviderContext([provider.id])
         context.update(
             provider=provider,
             secret=provider_context.secret(provider.id),
