@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from console.readmodel import routing_inputs
@@ -440,6 +441,11 @@ def _apply_locked(entries: list[Any], *, prune: bool, actor, expected_versions: 
             raise ConfigError({"providers": {pid: {"name": [
                 "This name is still another provider's at this point of the file; rename in two steps."
             ]}}}) from None
+        except DjangoValidationError as exc:
+            # The model's own rules, which the serializer already applied; kept as a 400 should
+            # one of them ever see more than the serializer does.
+            fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ConfigError({"providers": {pid: fields}}) from None
         except ChangeRefused as exc:
             raise ChangeNotAllowed(pid, str(exc), conflict=False) from None
         except ChangeConflict as exc:

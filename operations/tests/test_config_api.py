@@ -213,3 +213,24 @@ def test_no_secret_in_any_answer(admin_client, fleet):
         assert response.status_code == 200
         assert CANARY not in response.content.decode()
     assert CANARY not in "".join(str(e.payload) + e.summary for e in AuditEvent.objects.all())
+
+
+def test_a_change_refused_half_way_rolls_back_the_ones_before_it(admin_client, fleet):
+    """b and c exchange names: valid as a whole, but b's rename meets c's current name after a's
+    update was made; the transaction takes a's update back too."""
+    providers = get_config(admin_client).json()["providers"]
+    providers[0]["priority"] = 1
+    providers[1]["name"], providers[2]["name"] = "c", "b"
+    before = snapshot()
+    response = admin_client.post(URL, {"providers": providers}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["providers"]) == ["b"] and "name" in response.json()["providers"]["b"]
+    assert snapshot() == before
+
+
+def test_if_match_accepts_weak_and_listed_tags(admin_client, fleet):
+    config = get_config(admin_client).json()
+    header = f'"stale", W/"{config["version"]}"'
+    response = admin_client.post(URL + "?dry_run=1", config, format="json", HTTP_IF_MATCH=header)
+    assert response.status_code == 200
+    assert admin_client.post(URL + "?dry_run=1", config, format="json", HTTP_IF_MATCH='"stale"').status_code == 412
