@@ -5,6 +5,7 @@ Every setting has an embedded default that runs on one machine with nothing inst
 from the environment; see docs/configuration.md.
 """
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +57,9 @@ MIDDLEWARE = [
     # Outermost: times and logs every response, and gives log lines their request (core/accesslog.py).
     "core.accesslog.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files answer here, before sessions, users and no-store (their own cache headers).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "core.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,6 +216,26 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
+# --- Content Security Policy (django-csp; docs/configuration.md, "Content Security Policy") ---
+# Scripts, styles, images and fonts from the site only; no inline script anywhere. 'self' in
+# connect-src covers the same origin's ws:/wss: (CSP Level 3; tests/test_browser_csp.py proves
+# it in Chromium), so the events websocket needs no scheme-wide ws:/wss: source. Style
+# attributes are refused too, except on the browsable API's pages, whose DRF templates carry a
+# few (core/renderers.py allows them there).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -220,6 +244,25 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# Static files are served by WhiteNoise (no separate server needed). In production the files
+# `manage.py collectstatic` wrote: hashed names (cached for a year), gzip copies. With
+# STATIC_MANIFEST off (DEBUG, `make run`, the tests' site processes) the apps' static
+# directories are served as they are and nothing needs collecting.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
+    # Nothing is collected into STATIC_ROOT then, by design; WhiteNoise would warn at each start.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -11,5 +11,8 @@ DEBUG off; a test that needs it on sets it. Subprocesses a test starts inherit t
 import os
 
 os.environ.setdefault("DEBUG", "1")
+# The apps' static files as they are, even with DEBUG=0: the suite never runs collectstatic
+# (tests/test_static_files.py does, for a site of its own).
+os.environ.setdefault("STATIC_MANIFEST", "0")
 
 from config.settings import *  # noqa: E402,F403

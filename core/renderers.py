@@ -42,6 +42,15 @@ def editable_body(data: dict[str, Any], fields: dict[str, serializers.Field]) ->
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            # DRF's page templates carry a few style attributes (the filter button, nested
+            # fieldsets). The site's policy refuses them; on these pages alone they are allowed
+            # (style-src-attr), never inline scripts (docs/configuration.md).
+            response._csp_update = {"style-src-attr": ["'unsafe-inline'"]}
+        return super().render(data, accepted_media_type, renderer_context)
+
     def show_form_for_method(self, view, method, request, obj):
         # DRF offers the serializer's instance for the object permission check; for a response
         # built from a plain dict (the secret projection) that is no model object to check.

@@ -13,8 +13,9 @@ passed: `site_process(database_url=..., redis_url=...)`. The database is migrate
 `manage.py migrate` before daphne starts; users and tokens are made with the project's own
 commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
 hands over (`daphne --fd`), so no other process can take the port in between. Static files are
-not served (`DEBUG=false`, no `runserver`) unless `site_process(static=True)`, which serves
-`tests.asgi_static:application` (the site behind Django's static files handler) instead. The child's output is kept in
+served by the site itself (WhiteNoise), from the apps' static directories as they are
+(`STATIC_MANIFEST=false`: nothing to collect); a test of the production storage passes
+`env={"STATIC_MANIFEST": "true"}` and runs `collectstatic` first. The child's output is kept in
 `<var_dir>/site.log`; `site.log_text()` reads it (it never holds a secret value: the log
 filter masks them, and tests assert it).
 """
@@ -101,7 +102,9 @@ class SiteProcess:
         self._log = open(self.var_dir / "site.log", "ab")  # noqa: SIM115 (kept open while the child runs)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), self.application],
+                # -v 0 as docs/deploy.md runs it: no daphne access log (the site writes its own,
+                # masked; daphne's would print query strings as they came).
+                [sys.executable, "-m", "daphne", "-v", "0", "--fd", str(listener.fileno()), self.application],
                 cwd=BASE_DIR,
                 env=self.env,
                 stdout=self._log,
@@ -158,6 +161,8 @@ def site_environment(var_dir: Path, database_url: str | None, redis_url: str | N
         # Plain http on 127.0.0.1: cookies marked Secure would never come back.
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
+        # The static files as the apps hold them, served by WhiteNoise; no collectstatic per site.
+        STATIC_MANIFEST="false",
     )
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -175,7 +180,6 @@ def site_process(
     redis_url: str | None = None,
     env: dict[str, str] | None = None,
     start: bool = True,
-    static: bool = False,
 ) -> Iterator[SiteProcess]:
     """A migrated site on its own database, served by daphne until the block ends.
 
@@ -184,8 +188,6 @@ def site_process(
     """
     var_dir = Path(tempfile.mkdtemp(prefix="site-"))
     site = SiteProcess(var_dir, site_environment(var_dir, database_url, redis_url, env))
-    if static:
-        site.application = "tests.asgi_static:application"
     try:
         site.migrate()
         if start:

@@ -40,7 +40,7 @@ def simulator():
 
 @pytest.fixture(scope="module")
 def site(simulator):
-    with configured_site(static=True) as site:
+    with configured_site() as site:
         yield prepared(site, simulator)
 
 

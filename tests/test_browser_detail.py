@@ -43,7 +43,7 @@ print(len(rows))
 
 
 def test_the_detail_page_shows_the_hour_as_a_chart_the_history_in_pages_and_the_changes():
-    with configured_site(static=True) as site, browser_page() as page:
+    with configured_site() as site, browser_page() as page:
         site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
         api = site.api_session(site.issue_token("alice"))
         created = api.post(f"{site.url}/api/providers", json={

@@ -22,7 +22,7 @@ VIEWER_PASSWORD = "pw-victor-" + "x" * 8
 def site():
     if not chromium_available():
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
-    with configured_site(static=True) as site:
+    with configured_site() as site:
         site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
         site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)
         site.api = site.api_session(site.issue_token("alice"))

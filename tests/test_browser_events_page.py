@@ -21,7 +21,7 @@ NEWEST_ROW = "table.events > tbody > tr:first-child"
 
 @pytest.fixture(scope="module")
 def site():
-    with site_process(static=True) as site:
+    with site_process() as site:
         site.create_operator("alice", role="admin")
         site.create_operator("victor", role="viewer", password="pw-victor-" + "x" * 8)
         site.api = site.api_session(site.issue_token("alice"))

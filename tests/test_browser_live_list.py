@@ -46,7 +46,7 @@ def site():
         if base_url.startswith(("postgres://", "postgresql://")):
             database_url = stack.enter_context(postgres_scratch_database(base_url))
         site = stack.enter_context(
-            site_process(static=True, database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None)
+            site_process(database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None)
         )
         site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
         site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)

@@ -32,7 +32,7 @@ class Canary(str):
 def console_site():
     """The site on SQLite, or on a scratch PostgreSQL database and Redis when the suite runs
     with them, serving its static files; an admin and a viewer who sign in with passwords."""
-    with configured_site(static=True) as site:
+    with configured_site() as site:
         yield _with_users(site)
 
 
