@@ -110,3 +110,26 @@ def test_two_runs_recording_at_once_lose_no_increment(provider_factory):
         assert counts[(p.pk, "pass", "")] == 2 * rounds
     assert counts[(providers[0].pk, "fail", "timeout")] == rounds
     assert counts[(providers[-1].pk, "fail", "timeout")] == rounds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_starts_the_counts_from_the_history_kept(provider_factory):
+    from django.db.migrations.executor import MigrationExecutor
+
+    provider = provider_factory()
+    MigrationExecutor(connection).migrate([("health", "0003_healthcheck_error_code_secret_origin_mismatch")])
+    try:
+        HealthCheck.objects.bulk_create(
+            [check(provider, ok=True) for _ in range(3)]
+            + [check(provider, ok=False, error_code="timeout") for _ in range(2)]
+            + [check(provider, ok=False, error_code=None)]
+        )
+
+        MigrationExecutor(connection).migrate([("health", "0004_checkcount")])
+
+        assert counts_for([provider.pk]) == [
+            (provider.pk, "fail", "", 1), (provider.pk, "fail", "timeout", 2), (provider.pk, "pass", "", 3),
+        ]
+    finally:  # leave the schema as the other tests expect it: every migration applied
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
