@@ -5,6 +5,7 @@ Every setting has an embedded default that runs on one machine with nothing inst
 from the environment; see docs/configuration.md.
 """
 
+import logging
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -364,6 +365,10 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use 'plain' or 'json'.")
+if LOG_FORMAT == "json":
+    # Python's warnings would print as plain lines on stderr: through logging (`py.warnings`)
+    # they are JSON lines like the rest.
+    logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
