@@ -12,7 +12,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # development SECRET_KEY and vault key file under var/. `DEBUG=0 make run` keeps it off.
 migrate seed run: export DEBUG ?= 1
 
-.PHONY: run test lint install install-dev browser redis-server migrate seed bench screenshots clean
+.PHONY: run test lint install install-dev browser redis-server nginx migrate seed bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,17 @@ redis-server:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
+## Debian's nginx, which tests/test_deploy.py runs with deploy/nginx/console.conf (nginx -t, and in
+## front of two workers). Debian's policy-rc.d in containers keeps the package from starting it.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		echo "Installing Debian's nginx-light for the deployment test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; \
+	fi
+
 ## Run the whole suite (pytest exits non-zero when it collects no test, so that cannot pass).
-test: install-dev browser redis-server
+test: install-dev browser redis-server nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Rewrite the screenshots under docs/screenshots/ from the browser tests.
