@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +19,8 @@ import requests
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from health import watch
 from health.locking import RUN_CHECKS_LOCK, LockHeld, scheduler_lock
-from health.management.commands import run_checks as run_checks_command
 from health.models import HealthCheck, SchedulerLock
 from providers.models import Status
 
@@ -125,23 +127,32 @@ def test_the_runs_checks_are_recorded_as_run_checks(sim_provider):
     assert HealthCheck.objects.get().actor_name == "run_checks"
 
 
-def test_watch_runs_again_until_interrupted(sim_provider, monkeypatch):
+@pytest.mark.django_db(transaction=True)  # the checker's heartbeat thread reads its leases on its own connection
+def test_watch_runs_again_until_sigterm_then_exits_0_and_releases_its_leases(sim_provider, monkeypatch):
     sim_provider("/open/v1")
     pauses = []
 
     def fake_sleep(seconds):
         pauses.append(seconds)
-        if len(pauses) == 2:
-            raise KeyboardInterrupt
+        if HealthCheck.objects.count() == 2:  # two rounds done: stop, as systemd would
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(seconds)
 
-    monkeypatch.setattr(run_checks_command, "sleep", fake_sleep)
-
-    code, _, _ = run("--watch", "5")
+    monkeypatch.setattr(watch, "sleep", fake_sleep)
+    before = signal.getsignal(signal.SIGTERM)
+    # Should the rounds never come, the watch still ends (and the assertions below fail).
+    safety = threading.Timer(120, os.kill, (os.getpid(), signal.SIGTERM))
+    safety.start()
+    try:
+        code, _, _ = run("--watch", "0.3")
+    finally:
+        safety.cancel()
 
     assert code == 0
-    assert pauses == [5.0, 5.0]
+    assert pauses and all(0 < p <= watch.SLEEP_STEP for p in pauses)
     assert HealthCheck.objects.count() == 2
-    assert not SchedulerLock.objects.exists()
+    assert not SchedulerLock.objects.exists()  # the leadership and the run lock, both released
+    assert signal.getsignal(signal.SIGTERM) is before  # the process's own handler is back
 
 
 def test_a_held_lock_stops_a_second_scheduler(sim_provider, simulator):

@@ -1,13 +1,16 @@
-"""`manage.py run_checks`: probe providers now (or every N seconds), for cron or a systemd timer.
+"""`manage.py run_checks`: probe providers now, for cron or a systemd timer, or every N seconds.
 
-Exit code 0 when every check passed, 1 when any failed, 2 when another scheduler holds the
-lock (nothing was probed). Each run also purges history older than HEALTH_HISTORY_TTL_DAYS.
+Once: exit code 0 when every check passed, 1 when any failed, 2 when another run holds the
+run lock (nothing was probed). Each run also purges history older than HEALTH_HISTORY_TTL_DAYS.
+
+`--watch SECONDS` is the long-running checker (health/watch.py): several may run, one leads
+and probes every SECONDS behind the run lock, the others stand by and take over when it dies;
+SIGTERM or SIGINT finish the round under way and exit 0.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +20,13 @@ from health.locking import LockHeld, scheduler_lock
 from health.models import HealthCheck
 from health.retention import purge_history
 from health.runner import ProbeOutcome, RunResult, UnknownProviders, providers_to_check, run_checks
+from health.watch import Watcher
 from providers.models import Provider
 
 EXIT_PASSED, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2
 LEASE_MARGIN = timedelta(minutes=2)
 BAR_WIDTH = 30
 ACTOR = "run_checks"
-
-sleep = time.sleep  # tests replace it to end --watch
 
 
 class Command(BaseCommand):
@@ -34,26 +36,24 @@ class Command(BaseCommand):
         parser.add_argument("--provider", nargs="+", action="extend", default=[], metavar="ID", help="only these providers")
         parser.add_argument("--include-disabled", action="store_true", help="probe disabled providers too")
         parser.add_argument("--deep", action="store_true", help="also send one max_tokens=1 completion")
-        parser.add_argument("--watch", type=float, metavar="SECONDS", help="run again every SECONDS until interrupted")
+        parser.add_argument(
+            "--watch", type=float, metavar="SECONDS",
+            help="keep running: probe every SECONDS while this checker leads, stand by while another does; "
+            "SIGTERM finishes the round and exits 0",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         watch = options["watch"]
         if watch is not None and watch <= 0:
             raise CommandError("--watch takes a positive number of seconds.")
         providers = self.select(options["provider"], options["include_disabled"])
-        lease = self.lease_for(providers, watch)
+        if watch is not None:
+            Watcher(watch, lambda: self.watch_round(options["provider"], options["include_disabled"], options["deep"])).run()
+            return  # stopped by a signal, as asked: not a failure whatever the last round found
         code = EXIT_PASSED
         try:
-            with scheduler_lock(lease) as lock:
-                while True:
-                    code = self.run_once(options["provider"], options["include_disabled"], options["deep"])
-                    if watch is None:
-                        break
-                    try:
-                        sleep(watch)
-                    except KeyboardInterrupt:
-                        break
-                    lock.renew()
+            with scheduler_lock(self.lease_for(providers)):
+                code = self.run_once(options["provider"], options["include_disabled"], options["deep"])
         except LockHeld as held:
             self.stderr.write(f"Not probing: {held}. Another run_checks is running.")
             code = EXIT_LOCKED
@@ -69,11 +69,12 @@ class Command(BaseCommand):
         except UnknownProviders as exc:
             raise CommandError(f"Unknown provider: {exc}") from None
 
-    def lease_for(self, providers: list[Provider], watch: float | None) -> timedelta:
+    def lease_for(self, providers: list[Provider]) -> timedelta:
         slowest = max((p.timeout_ms * (p.retries + 1) for p in providers), default=0)
-        return timedelta(milliseconds=slowest) + LEASE_MARGIN + timedelta(seconds=watch or 0)
+        return timedelta(milliseconds=slowest) + LEASE_MARGIN
 
     def run_once(self, ids: list[str], include_disabled: bool, deep: bool) -> int:
+        self.last_result = None
         providers = self.select(ids, include_disabled)
         purged = purge_history()
         if purged:
@@ -82,9 +83,17 @@ class Command(BaseCommand):
             self.stdout.write("No providers to check.")
             return EXIT_PASSED
         progress = self.progress(len(providers))
-        result = run_checks(providers, deep=deep, actor=ACTOR, on_result=progress)
+        result = self.last_result = run_checks(providers, deep=deep, actor=ACTOR, on_result=progress)
         self.print_table(providers, result)
         return EXIT_FAILED if result.failed else EXIT_PASSED
+
+    def watch_round(self, ids: list[str], include_disabled: bool, deep: bool) -> str:
+        """One round of --watch (the run lock is held); the summary for the checker's log."""
+        self.run_once(ids, include_disabled, deep)
+        result = self.last_result
+        if result is None:
+            return "no providers to check"
+        return f"{result.checked} checked, {result.passed} passed, {result.failed} failed in {result.duration_ms} ms"
 
     def progress(self, total: int):
         done = 0
