@@ -111,5 +111,7 @@ def test_no_console_template_runs_inline_script(admin_user, provider_factory):
                  f"/providers/{provider.id}/secret/", "/account/", "/api/"):
         response = client.get(path, HTTP_ACCEPT="text/html")
         assert response.status_code == HTTPStatus.OK, path
-        assert inline_scripts(response.content.decode()) == [], path
+        html = response.content.decode()
+        assert inline_scripts(html) == [], path
+        assert "<style" not in html, path  # style-src 'self' everywhere, the browsable API's too
         assert_site_policy(response)
