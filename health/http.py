@@ -1,17 +1,18 @@
 """The one module through which health checks talk to the network.
 
-- One `requests` session per run (`new_session()`), `trust_env=False` (no proxy, netrc or CA
-  overrides from the environment), no cookies kept, no redirects followed.
-- Every address a host name resolves to is checked against `PROBE_DENIED_NETWORKS` when the
-  socket opens (IPv4 addresses embedded in IPv4-mapped, NAT64 and 6to4 IPv6 addresses are
-  checked as IPv4), and the socket connects to an address that was checked, so a second DNS
-  answer cannot swap it. The host name itself is kept: TLS sends it as the server name (SNI),
+- The exchanges run on one event loop (aiohttp on health/probe_loop.py's thread) behind a
+  synchronous `ProbeClient`; one `ProbeSession` per run (`new_session()`), `trust_env=False`
+  (no proxy, netrc or CA overrides from the environment), no cookies kept, no redirects followed.
+- Every address a host name resolves to is checked against `PROBE_DENIED_NETWORKS` before a
+  connection opens (IPv4 addresses embedded in IPv4-mapped, NAT64 and 6to4 IPv6 addresses are
+  checked as IPv4; an address written in the URL is checked too), and the socket connects to an
+  address that was checked, so a second DNS answer cannot swap it. The host name itself is kept: TLS sends it as the server name (SNI),
   the certificate is verified against it, and every request's `Host` header carries it.
 - Certificates are always verified, against `PROBE_CA_BUNDLE` when it is set (an internal CA),
   otherwise against the default bundle. A handshake or certificate failure is `tls_error`.
 - A probe has one deadline (`timeout_ms`) shared by all its requests and retries, and it bounds
-  every step: connecting, the TLS handshake, the headers and every read of the body (the socket
-  timeout is set to the time left before each read). The body is read in chunks up to
+  every step: connecting, the TLS handshake, the headers and every read of the body (the whole
+  exchange runs under `asyncio.timeout_at` the deadline). The body is read in chunks up to
   `PROBE_MAX_RESPONSE_BYTES` and cut off beyond.
 - Only connection failures are retried, up to the provider's `retries`.
 - The credential is attached only to URLs on its origin (same scheme, host and port): by
@@ -22,31 +23,23 @@ Failures are raised as `errors.ProbeFailure`, already classified.
 
 from __future__ import annotations
 
-import http.client
-import io
+import asyncio
 import ipaddress
 import os
 import socket
 import ssl
-import sys
 import time
-from collections.abc import Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import aiohttp
+import certifi
+from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
-from urllib3.util.connection import allowed_gai_family
 
-from health import errors
+from health import errors, probe_loop
 
 USER_AGENT = "provider-console-health/1.0"
 CHUNK_BYTES = 64 * 1024
@@ -56,7 +49,8 @@ RETRY_BACKOFF_SECONDS = 0.05
 class BlockedAddress(Exception):
     """The target resolved to an address in a denied network; no socket was opened.
 
-    Not an OSError on purpose: urllib3 and requests let it through unwrapped.
+    Not an OSError on purpose: aiohttp lets it through unwrapped (it wraps a resolver's OSError
+    as a DNS failure).
     """
 
     def __init__(self, address: str, network: str) -> None:
@@ -67,10 +61,6 @@ class BlockedAddress(Exception):
 
 Origin = tuple[str, str, int | None]
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, tuple[Any, ...]]
-
-# The deadline (time.monotonic()) of the probe running in this thread, or None outside a probe.
-# Sockets read it when they open and before every read.
-_probe_deadline: ContextVar[float | None] = ContextVar("probe_deadline", default=None)
 
 # IPv6 forms that carry an IPv4 address in their last 32 bits (RFC 6052 well-known NAT64 prefix).
 NAT64_NETWORK = ipaddress.IPv6Network("64:ff9b::/96")
@@ -116,7 +106,7 @@ def resolve_checked(host: str, port: int) -> list[AddrInfo]:
     return every (family, type, proto, sockaddr) to try, in the resolver's order."""
     if host.startswith("["):
         host = host.strip("[]")
-    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
     checked: list[AddrInfo] = []
     for family, kind, proto, _canon, sockaddr in infos:
         address = str(sockaddr[0])
@@ -128,158 +118,95 @@ def resolve_checked(host: str, port: int) -> list[AddrInfo]:
     return checked
 
 
-def _time_left(timeout: Any) -> float | None:
-    """The socket timeout to use now: `timeout` (a number, or None for none) bounded by the
-    probe's deadline. Raises TimeoutError (socket.timeout) once the deadline has passed."""
-    limit = float(timeout) if isinstance(timeout, (int, float)) else None
-    deadline = _probe_deadline.get()
-    if deadline is None:
-        return limit
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("the probe's deadline has passed")
-    return remaining if limit is None else min(limit, remaining)
+class CheckedResolver(AbstractResolver):
+    """aiohttp's name lookup, through `resolve_checked()`: a name with any address in a denied
+    network is refused (BlockedAddress) before a socket exists, and aiohttp connects to the
+    very addresses returned here (never to a name resolved again), while it keeps the name for
+    the TLS server name, the certificate check and the `Host` header."""
 
-
-def connect_checked(
-    host: str,
-    port: int,
-    timeout: Any,
-    source_address: tuple[str, int] | None = None,
-    socket_options: Sequence[tuple[int, int, int | bytes]] | None = None,
-) -> socket.socket:
-    """Open a TCP connection to `host`, only ever to an address `resolve_checked()` allowed.
-
-    The addresses are checked before any socket exists, and the socket connects to the very
-    sockaddr that was checked (never to a name resolved again). It leaves with its timeout set
-    to the time left, so the TLS handshake that follows is bounded by the deadline too.
-    """
-    last_error: OSError | None = None
-    for family, kind, proto, sockaddr in resolve_checked(host, port):
-        sock = socket.socket(family, kind, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            sock.settimeout(_time_left(timeout))
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            sock.settimeout(_time_left(timeout))
-            return sock
-        except OSError as exc:
-            sock.close()
-            if isinstance(exc, TimeoutError):
-                raise
-            last_error = exc
-    raise last_error or OSError(f"{host} resolved to no address")
-
-
-class _DeadlineReader(io.RawIOBase):
-    """A socket's read side that sets the socket timeout to the time left before every read,
-    so a server that dribbles its headers or body cannot outlast the probe's deadline."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self._sock = sock
-        self._raw = sock.makefile("rb", buffering=0)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        if _probe_deadline.get() is not None:
-            self._sock.settimeout(_time_left(None))
-        return self._raw.readinto(buffer)
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
-
-
-class _DeadlineSocketView:
-    """What `http.client.HTTPResponse` gets instead of the socket: it only calls makefile()."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock))
-
-
-class DeadlineHTTPResponse(http.client.HTTPResponse):
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(_DeadlineSocketView(sock), *args, **kwargs)  # type: ignore[arg-type]
-
-
-class _GuardedConnectionMixin:
-    """Connect only to checked addresses; leave `host` alone (SNI, certificate, Host header)."""
-
-    response_class = DeadlineHTTPResponse
-
-    def _new_conn(self) -> socket.socket:
-        conn: Any = self
-        try:
-            sock = connect_checked(
-                conn._dns_host, conn.port, conn.timeout,
-                source_address=conn.source_address, socket_options=conn.socket_options,
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().run_in_executor(None, resolve_checked, host, port)
+        return [
+            ResolveResult(
+                hostname=host, host=str(sockaddr[0]), port=int(sockaddr[1]), family=family_,
+                proto=proto, flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
             )
-        except socket.gaierror as exc:
-            raise NameResolutionError(conn.host, conn, exc) from exc
-        except TimeoutError as exc:
-            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
-        except OSError as exc:
-            raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
-        sys.audit("http.client.connect", conn, conn.host, conn.port)
-        return sock
+            for family_, _kind, proto, sockaddr in infos
+        ]
 
-
-class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    pass
-
-
-class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": GuardedHTTPConnectionPool,
-            "https": GuardedHTTPSConnectionPool,
-        }
-
-
-class NoCookies(RequestsCookieJar):
-    """A cookie jar that keeps nothing: one provider's cookies never reach another."""
-
-    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
+    async def close(self) -> None:
         return None
 
 
-def new_session(pool_size: int = 10) -> requests.Session:
-    """A session for one run of checks; safe to share between the run's probe threads."""
-    session = requests.Session()
-    session.trust_env = False
-    session.cookies = NoCookies()
-    adapter = GuardedAdapter(pool_connections=16, pool_maxsize=max(pool_size, 1), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.clear()
-    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
-    return session
+def check_address_literal(host: str) -> None:
+    """aiohttp does not ask the resolver about an address written in the URL: check it here."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return  # a name: CheckedResolver checks what it resolves to
+    network = denied_network_of(host.strip("[]"))
+    if network is not None:
+        raise BlockedAddress(host.strip("[]"), network)
+
+
+@lru_cache(maxsize=8)
+def _tls_context(bundle: str, _version: tuple[int, int]) -> ssl.SSLContext:
+    """Certificates verified against `bundle`, host names checked; one context per bundle file
+    version (building one reads and parses the whole bundle: ~10 ms, not per probe)."""
+    return ssl.create_default_context(cafile=bundle)
+
+
+def tls_context() -> ssl.SSLContext:
+    bundle = str(settings.PROBE_CA_BUNDLE or "") or certifi.where()
+    stat = os.stat(bundle)
+    return _tls_context(bundle, (stat.st_mtime_ns, stat.st_size))
+
+
+class ProbeSession:
+    """The connections of one run of checks, shared by its probes (keep-alive per origin).
+
+    An aiohttp session on the probe loop (health/probe_loop.py), made on first use:
+    `trust_env=False` (no proxy, netrc or CA overrides from the environment), a cookie jar that
+    keeps nothing (one provider's cookies never reach another), name lookups through
+    `CheckedResolver` with no cache (each new connection is checked), no limit of its own on
+    connections (the run's concurrency is PROBE_MAX_CONCURRENCY). `close()` when the run ends.
+    """
+
+    def __init__(self, pool_size: int = 10) -> None:
+        self.pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    def client(self) -> aiohttp.ClientSession:
+        """The aiohttp session; only on the probe loop."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0, resolver=CheckedResolver(), use_dns_cache=False, ssl=True, enable_cleanup_closed=False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"},
+                timeout=aiohttp.ClientTimeout(total=None),  # the probe's own deadline bounds each exchange
+            )
+            # aiohttp would send an idempotent request once more when a kept-alive connection
+            # drops it; retries are the provider's `retries`, counted by ProbeClient alone.
+            self._session._retry_connection = False
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def close(self) -> None:
+        if self._session is not None:
+            probe_loop.wait(self.aclose())
+
+
+def new_session(pool_size: int = 10) -> ProbeSession:
+    """The connections for one run of checks; shared by the run's probes."""
+    return ProbeSession(pool_size)
 
 
 @dataclass(frozen=True)
@@ -307,8 +234,8 @@ def normalize_origin(origin: Origin) -> Origin:
 
 
 def ca_bundle() -> str | bool:
-    """What `requests` verifies certificates against: the PROBE_CA_BUNDLE file, or True for
-    the default bundle. Never False: certificates are always verified."""
+    """What certificates are verified against: the PROBE_CA_BUNDLE file, or True for the
+    default bundle (certifi's). Never False: certificates are always verified."""
     return str(settings.PROBE_CA_BUNDLE or "") or True
 
 
@@ -317,10 +244,11 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
     current: BaseException | None = exc
     while current is not None and current not in chain:
         chain.append(current)
-        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError carries its cause here
+        # aiohttp keeps the cause in attributes: the certificate error, the OS error.
+        carried = getattr(current, "certificate_error", None) or getattr(current, "os_error", None)
         current = current.__cause__ or current.__context__ or (
-            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        ) or (reason if isinstance(reason, BaseException) else None)
+            carried if isinstance(carried, BaseException) and carried is not current else None
+        )
         if len(chain) > 20:
             break
     return chain
@@ -336,8 +264,10 @@ def _tls_problem(exc: BaseException) -> str | None:
     """`untrusted`, `hostname`, `expired` or `handshake` when `exc` is a TLS failure, else None."""
     chain = _exception_chain(exc)
     for item in chain:
+        if isinstance(item, aiohttp.ClientConnectorCertificateError):
+            item = item.certificate_error  # the wrapper is a CertificateError too, with no code
         if isinstance(item, ssl.SSLCertVerificationError):
-            code = item.verify_code
+            code = getattr(item, "verify_code", None)
             if code in _NAME_CODES:
                 return "hostname"
             if code in _EXPIRED_CODES:
@@ -347,7 +277,7 @@ def _tls_problem(exc: BaseException) -> str | None:
             return "certificate"
         if isinstance(item, ssl.CertificateError):
             return "hostname"
-    if any(isinstance(item, (ssl.SSLError, requests.exceptions.SSLError)) for item in chain):
+    if any(isinstance(item, (ssl.SSLError, aiohttp.ClientSSLError)) for item in chain):
         return "handshake"
     return None
 
@@ -355,20 +285,25 @@ def _tls_problem(exc: BaseException) -> str | None:
 def _connection_reason(exc: BaseException) -> str:
     chain = _exception_chain(exc)
     for item in chain:
-        if isinstance(item, (NameResolutionError, socket.gaierror)):
+        if isinstance(item, (aiohttp.ClientConnectorDNSError, socket.gaierror)):
             return "dns"
         if isinstance(item, ConnectionRefusedError):
             return "refused"
-        if isinstance(item, (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
+        if isinstance(item, (ConnectionResetError, aiohttp.ServerDisconnectedError, BrokenPipeError)):
             return "reset"
-    text = str(exc)
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "reset"
     return "other"
 
 
+# Failures before any answer arrived: the request may be sent again (see ProbeClient.request).
+_NO_ANSWER = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
 class ProbeClient:
-    """The HTTP side of one probe of one provider: its endpoint, credential and deadline."""
+    """The HTTP side of one probe of one provider: its endpoint, credential and deadline.
+
+    Its methods are synchronous; each exchange runs on the probe loop (health/probe_loop.py).
+    Without a `session`, each request has connections of its own, closed after it.
+    """
 
     def __init__(
         self,
@@ -378,7 +313,7 @@ class ProbeClient:
         retries: int = 0,
         credential: str | None = None,
         credential_origin: Origin | None = None,
-        session: requests.Session | None = None,
+        session: ProbeSession | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
@@ -387,7 +322,7 @@ class ProbeClient:
         self._origin = origin_of(endpoint)
         # The only origin the credential may go to: the one its secret was bound to, if given.
         self._credential_origin = normalize_origin(credential_origin) if credential_origin else self._origin
-        self.session = session or new_session()
+        self.session = session
         self.deadline = time.monotonic() + timeout_ms / 1000
         self.max_bytes = int(settings.PROBE_MAX_RESPONSE_BYTES)
         self.last_status: int | None = None
@@ -417,76 +352,80 @@ class ProbeClient:
 
     def request(self, method: str, path: str, *, json: Any = None) -> ProbeResponse:
         url = self.url(path)
-        shown_path = urlsplit(url).path or "/"
         verify = ca_bundle()
         if verify is not True and origin_of(url)[0] == "https" and not os.path.isfile(str(verify)):
             raise errors.tls_error(self._target(), "ca_bundle")
+        return probe_loop.wait(self._request(method, url, json))
+
+    async def _request(self, method: str, url: str, json: Any) -> ProbeResponse:
+        if self.session is not None:
+            return await self._attempts(self.session, method, url, json)
+        own = ProbeSession()
+        try:
+            return await self._attempts(own, method, url, json)
+        finally:
+            await own.aclose()
+
+    async def _attempts(self, session: ProbeSession, method: str, url: str, json: Any) -> ProbeResponse:
+        parts = urlsplit(url)
+        shown_path = parts.path or "/"
         attempt = 0
         while True:
-            remaining = self._remaining()
-            if remaining <= 0:
+            if self._remaining() <= 0:
                 raise errors.timeout(self.timeout_ms)
-            token = _probe_deadline.set(self.deadline)
             try:
-                return self._send_once(method, url, shown_path, json, remaining, verify)
+                # One deadline for the whole exchange: connecting, the TLS handshake, the
+                # headers and every read of the body (loop time is time.monotonic()).
+                async with asyncio.timeout_at(self.deadline):
+                    check_address_literal(parts.hostname or "")
+                    return await self._send_once(session, method, url, shown_path, json)
             except BlockedAddress as exc:
                 raise errors.blocked(exc.address, exc.network) from None
-            except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
+            except TimeoutError:  # asyncio.timeout_at's, and aiohttp's own timeouts
                 raise errors.timeout(self.timeout_ms) from None
-            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                    requests.exceptions.InvalidSchema, requests.exceptions.URLRequired):
+            except aiohttp.InvalidURL:
                 raise errors.invalid_url() from None
-            except requests.exceptions.ConnectionError as exc:
+            except aiohttp.ClientError as exc:
                 # A certificate that is not trusted, not for this name or expired stays so: no retry.
                 problem = _tls_problem(exc)
                 if problem is not None:
                     raise errors.tls_error(self._target(), problem) from None
+                reason = _connection_reason(exc)
+                if not isinstance(exc, _NO_ANSWER):
+                    raise errors.unreachable(self._target(), reason) from None
                 # Connection failures only: the request never got an answer, so trying again
                 # cannot double anything the server did with a response we saw.
-                reason = _connection_reason(exc)
                 if attempt < self.retries and reason != "dns":
                     attempt += 1
                     pause = min(RETRY_BACKOFF_SECONDS * attempt, max(self._remaining(), 0))
                     if pause > 0:
-                        time.sleep(pause)
+                        await asyncio.sleep(pause)
                     continue
                 raise errors.unreachable(self._target(), reason) from None
-            except requests.exceptions.RequestException:
-                raise errors.unreachable(self._target(), "other") from None
-            finally:
-                _probe_deadline.reset(token)
+            except ValueError:  # after ClientError: aiohttp's certificate errors are ValueErrors too
+                raise errors.invalid_url() from None
 
-    def _send_once(
-        self, method: str, url: str, shown_path: str, json: Any, remaining: float, verify: str | bool
+    async def _send_once(
+        self, session: ProbeSession, method: str, url: str, shown_path: str, json: Any
     ) -> ProbeResponse:
-        response = self.session.request(
+        async with session.client().request(
             method,
             url,
             json=json,
             headers=self._headers_for(url),
-            timeout=(remaining, remaining),
             allow_redirects=False,
-            stream=True,
-            verify=verify,
-        )
-        try:
-            self.last_status = response.status_code
+            ssl=tls_context() if url[:6].lower() == "https:" else True,
+        ) as response:
+            self.last_status = response.status
             body = bytearray()
             truncated = False
             try:
-                for chunk in response.iter_content(CHUNK_BYTES):
+                while chunk := await response.content.read(CHUNK_BYTES):
                     body.extend(chunk)
                     if len(body) > self.max_bytes:
                         del body[self.max_bytes :]
                         truncated = True
-                        break
-                    if self._remaining() <= 0:
-                        raise errors.timeout(self.timeout_ms)
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                # While streaming, requests reports a read timeout as a ConnectionError.
-                if isinstance(exc.args[0] if exc.args else None, ReadTimeoutError):
-                    raise errors.timeout(self.timeout_ms) from None
+                        break  # leaving unread: the connection is closed, not reused
+            except aiohttp.ClientPayloadError:  # the answer was cut off: no retry, it did answer
                 raise errors.unreachable(self._target(), "reset") from None
-            return ProbeResponse(response.status_code, bytes(body), truncated, shown_path)
-        finally:
-            response.close()
+            return ProbeResponse(response.status, bytes(body), truncated, shown_path)

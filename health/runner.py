@@ -1,10 +1,11 @@
 """The health runner: probe providers concurrently, then record what happened.
 
 `probe_one()` talks to the network only. `run_checks()` resolves credentials, probes every
-provider on a bounded thread pool (PROBE_MAX_CONCURRENCY), and only then writes — from the
-calling thread, in one transaction: the status moves, one append-only `HealthCheck` row per
-probe, and one `provider.tested` event per provider. Probe threads never touch the database
-(SQLite allows one writer at a time, and a test's transaction is invisible to other threads).
+provider at once (up to PROBE_MAX_CONCURRENCY; the probes are greenlets on one event loop,
+health/probe_loop.py), and only then writes — from the calling thread, in one transaction: the
+status moves, one append-only `HealthCheck` row per probe, and one `provider.tested` event per
+provider. Probes never touch the database (SQLite allows one writer at a time, and a test's
+transaction is invisible to other threads).
 
 With `record_as_they_finish=True` (the console's background Run all, health/background.py) it
 writes as probes finish instead: every outcome that has arrived is recorded at once, together
@@ -17,24 +18,23 @@ The API, the page button and `manage.py run_checks` all go through `run_checks()
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import requests
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.events import record_events
 from core.actors import actor_name
-from health import counters, errors, metrics, status
-from health.http import ProbeClient, new_session, origin_of
+from health import counters, errors, metrics, probe_loop, status
+from health.http import ProbeClient, ProbeSession, new_session, origin_of
 from health.models import HealthCheck
 from health.probes import probe_for
 from providers.models import Provider, SecretPolicy
@@ -157,7 +157,7 @@ def probe_one(
     *,
     deep: bool = False,
     credential: Any = _RESOLVE,
-    session: requests.Session | None = None,
+    session: ProbeSession | None = None,
 ) -> ProbeOutcome:
     """Probe one provider and classify the answer; writes nothing.
 
@@ -167,6 +167,9 @@ def probe_one(
     checked_at = timezone.now()
     started = time.monotonic()
     client: ProbeClient | None = None
+    own_session = session is None  # a single probe: its requests share connections, closed after
+    if own_session:
+        session = new_session()
     try:
         if credential is _RESOLVE:
             credential = resolve_credential(provider)
@@ -183,6 +186,7 @@ def probe_one(
         probe.check()
         if deep:
             probe.deep_check()
+        latency_ms = round((time.monotonic() - started) * 1000)
     except errors.ProbeFailure as failure:
         made_request = failure.code not in (
             errors.ErrorCode.MISSING_SECRET, errors.ErrorCode.BLOCKED_ENDPOINT, errors.ErrorCode.SECRET_ORIGIN_MISMATCH
@@ -199,12 +203,15 @@ def probe_one(
             "provider kind; the server log has details.",
         )
         return _failed(provider, failure, deep=deep, checked_at=checked_at, latency_ms=None)
+    finally:
+        if own_session:
+            session.close()
     return ProbeOutcome(
         provider_id=provider.pk,
         ok=True,
         error_code=None,
         error_message="",
-        latency_ms=round((time.monotonic() - started) * 1000),
+        latency_ms=latency_ms,
         http_status=client.last_status,
         model=provider.default_model,
         deep=deep,
@@ -213,54 +220,43 @@ def probe_one(
 
 
 def _probe_concurrently(
-    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: requests.Session
+    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: ProbeSession
 ) -> Iterator[ProbeOutcome]:
-    """Yield outcomes as probes finish, on `workers` threads (see `_probe_in_batches`)."""
+    """Yield outcomes as probes finish, `workers` at once (see `_probe_in_batches`)."""
     for batch in _probe_in_batches(jobs, workers, deep, session):
         yield from batch
 
 
 def _probe_in_batches(
-    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: requests.Session
+    jobs: list[tuple[Provider, Any]], workers: int, deep: bool, session: ProbeSession
 ) -> Iterator[list[ProbeOutcome]]:
-    """Yield outcomes as probes finish, on `workers` threads: each time, the one just finished
-    and every other that has finished meanwhile (never waiting for more).
+    """Yield outcomes as probes finish, at most `workers` probing at once: each time, the one
+    just finished and every other that has finished meanwhile (never waiting for more).
 
-    All threads are started before any probe begins, then released together: a thread started
-    while others are already busy waits its turn for the interpreter lock, which would
-    stagger the probes of a large run by hundreds of milliseconds.
+    The probes run as greenlets on the probe loop's thread (health/probe_loop.py), all their
+    HTTP on its event loop; this thread only collects the outcomes (and records them, in
+    run_checks), so the database is never touched from the loop.
     """
-    work: queue.SimpleQueue[tuple[Provider, Any]] = queue.SimpleQueue()
     done: queue.SimpleQueue[ProbeOutcome] = queue.SimpleQueue()
-    for job in jobs:
-        work.put(job)
-    go = threading.Event()
 
-    def worker() -> None:
-        go.wait()
+    def probe(provider: Provider, credential: Any) -> ProbeOutcome:
         try:
-            while True:
-                try:
-                    provider, credential = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    done.put(probe_one(provider, deep=deep, credential=credential, session=session))
-                except BaseException:  # never leave the caller waiting for an outcome
-                    logger.exception("health probe of provider %s crashed", provider.pk)
-                    crashed = errors.ProbeFailure(errors.ErrorCode.UNREACHABLE, "The check crashed; see the server log.")
-                    done.put(_failed(provider, crashed, deep=deep, checked_at=timezone.now(), latency_ms=None))
-        finally:
-            # Probes never query, but a connection opened by anything in this thread must not leak.
-            connections.close_all()
+            return probe_one(provider, deep=deep, credential=credential, session=session)
+        except BaseException:  # never leave the caller waiting for an outcome
+            logger.exception("health probe of provider %s crashed", provider.pk)
+            crashed = errors.ProbeFailure(errors.ErrorCode.UNREACHABLE, "The check crashed; see the server log.")
+            return _failed(provider, crashed, deep=deep, checked_at=timezone.now(), latency_ms=None)
 
-    threads = [threading.Thread(target=worker, name=f"probe-{i}", daemon=True) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    go.set()
+    running = probe_loop.run_all([functools.partial(probe, p, c) for p, c in jobs], workers, done.put)
     remaining = len(jobs)
     while remaining:
-        batch = [done.get()]
+        try:
+            batch = [done.get(timeout=1.0)]
+        except queue.Empty:
+            if running.done():
+                running.result()  # raises what broke the run
+                raise RuntimeError(f"the probe loop finished with {remaining} outcomes missing")
+            continue
         while len(batch) < remaining:
             try:
                 batch.append(done.get_nowait())
@@ -268,8 +264,7 @@ def _probe_in_batches(
                 break
         remaining -= len(batch)
         yield batch
-    for thread in threads:
-        thread.join()
+    running.result()
 
 
 def run_checks(

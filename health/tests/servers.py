@@ -35,6 +35,7 @@ class LocalServer(ThreadingHTTPServer):
     def __init__(self, handler: type[BaseHTTPRequestHandler], *, tls: ssl.SSLContext | None = None) -> None:
         self.tls = tls
         self.seen: list[Seen] = []
+        self.cookies_seen: list[str | None] = []
         self.server_names: list[str | None] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -100,6 +101,21 @@ class ModelsHandler(_Quiet):
         body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class CookieHandler(ModelsHandler):
+    """`/models` that sets a cookie with every answer and records the Cookie header it got."""
+
+    def do_GET(self) -> None:
+        self.server.cookies_seen.append(self.headers.get("Cookie"))  # type: ignore[attr-defined]
+        self.server.record(self)  # type: ignore[attr-defined]
+        body = b'{"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", "sid=abc; Path=/")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -11,7 +11,7 @@ import pytest
 from health import errors
 from health.http import ProbeClient, denied_network_of, new_session
 from health.runner import probe_one
-from health.tests.servers import LocalServer, ModelsHandler, SlowBodyHandler, SlowHeadersHandler
+from health.tests.servers import CookieHandler, LocalServer, ModelsHandler, SlowBodyHandler, SlowHeadersHandler
 from providers.models import Kind
 
 pytestmark = pytest.mark.django_db
@@ -186,8 +186,16 @@ def test_the_credential_goes_to_the_providers_own_endpoint_only(simulator):
 
 def test_no_cookie_is_kept_between_probes():
     session = new_session()
-    session.cookies.set("sid", "abc", domain="127.0.0.1")
-    assert len(session.cookies) == 0
+    try:
+        with LocalServer(CookieHandler) as server:
+            for _ in range(2):
+                client = ProbeClient(endpoint=f"http://localhost:{server.port}/v1", timeout_ms=3000, session=session)
+                assert client.get("/models").status_code == 200
+    finally:
+        session.close()
+
+    assert server.cookies_seen == [None, None]  # the cookie set by the first answer is not sent back
+    assert len({s.client_port for s in server.seen}) == 1  # over the same kept-alive connection
 
 
 # -- host names, keep-alive and the deadline, against servers started here -------------------

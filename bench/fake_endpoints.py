@@ -1,0 +1,84 @@
+"""Fake OpenAI-compatible endpoints for the benches: one asyncio process answering every
+`GET .../models` after a fixed latency, however many requests are open at once.
+
+    .venv/bin/python bench/fake_endpoints.py LATENCY_MS [MODEL]
+
+Prints its base URL on the first line, then serves until stdin closes (its parent exits or
+closes the pipe); on the way out it prints `rss_kib=N` (its own peak resident set).
+
+Why not health/simulator.py: that one is a thread per connection, which is right for the tests
+(failure modes, recorded requests) but at 1,000 concurrent requests its own thread start-ups
+and interpreter lock delay the answers, and the bench would time the fake instead of the
+runner. An event loop holds 1,000 sleeping requests for the cost of 1,000 timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import socket
+import sys
+
+
+def models_body(model: str) -> bytes:
+    body = json.dumps({"object": "list", "data": [{"id": model, "object": "model", "owned_by": "bench"}]}).encode()
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nServer: bench-fake/1.0\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+async def serve(latency_ms: int, model: str) -> None:
+    answer = models_body(model)
+    delay = latency_ms / 1000
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # keep-alive: one connection may carry several requests
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, _, headers = head.partition(b"\r\n")
+                length = 0
+                for line in headers.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip() or 0)
+                if length:
+                    await reader.readexactly(length)
+                await asyncio.sleep(delay)
+                path = request_line.split(b" ")[1] if request_line.count(b" ") >= 2 else b""
+                writer.write(answer if path.split(b"?")[0].endswith(b"/models") else NOT_FOUND)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = await asyncio.start_server(handle, sock=sock, backlog=4096)
+    host, port = sock.getsockname()[:2]
+    print(f"http://{host}:{port}", flush=True)
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    # The parent holds our stdin: when it closes it (or dies), we stop.
+    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(65536) or (closed.done() or closed.set_result(None)))
+    await closed
+    print(f"rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)
+    os._exit(0)  # the open keep-alive connections need no goodbye
+
+
+def main() -> None:
+    latency_ms = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    model = sys.argv[2] if len(sys.argv) > 2 else "bench-model"
+    asyncio.run(serve(latency_ms, model))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The one event loop on which every probe's HTTP runs, and the two ways to wait for it.
+
+A daemon thread runs the loop for the life of the process (a new one after a fork). Probes are
+synchronous code that asks for one HTTP exchange at a time (`ProbeClient.request`); they wait
+for the exchange's coroutine with `wait()`, which works in two ways:
+
+- from an ordinary thread (a single Test, the console's unsaved probe, a test), the coroutine
+  is submitted to the loop and that thread blocks until it is done;
+- inside `run_all()` (Run all checks), each probe runs in its own greenlet on the loop thread
+  itself, and `wait()` hands the coroutine to the loop, which resumes the greenlet with the
+  result. A run of 1,000 probes is then 1,000 greenlets and 1,000 sockets on one thread:
+  no thread start-ups, and no 1,000 threads taking turns at the interpreter lock, which is
+  where a run on threads spent most of its time (docs/performance.md, "Run all checks").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import greenlet
+
+T = TypeVar("T")
+
+# Name lookups run on threads (getaddrinfo blocks); a run of 1,000 providers on 1,000 host names
+# must not queue behind the default executor's handful of threads.
+RESOLVER_THREADS = 32
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_thread: threading.Thread | None = None
+_pid: int | None = None
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    """The probe loop, started on first use (and again in a forked child, which has no thread)."""
+    global _loop, _loop_thread, _pid
+    with _lock:
+        if _loop is None or _pid != os.getpid() or _loop_thread is None or not _loop_thread.is_alive():
+            new = asyncio.new_event_loop()
+            new.set_default_executor(
+                concurrent.futures.ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="probe-resolve")
+            )
+            _loop_thread = threading.Thread(target=new.run_forever, name="probe-loop", daemon=True)
+            _loop_thread.start()
+            _loop, _pid = new, os.getpid()
+        return _loop
+
+
+class _ProbeGreenlet(greenlet.greenlet):
+    """A probe running on the loop thread; `wait()` inside it yields to the loop."""
+
+
+def wait(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on the probe loop and return its result (or raise its exception)."""
+    current = greenlet.getcurrent()
+    if isinstance(current, _ProbeGreenlet):
+        return current.parent.switch(coroutine)  # resumed by _drive() with the result
+    running = loop()
+    if threading.current_thread() is _loop_thread:
+        coroutine.close()
+        raise RuntimeError("wait() on the probe loop's thread outside a probe would block the loop")
+    return asyncio.run_coroutine_threadsafe(coroutine, running).result()
+
+
+async def _drive(call: Callable[[], T]) -> T:
+    """Run the synchronous `call` in a greenlet, awaiting each coroutine it waits for."""
+    child = _ProbeGreenlet(call)
+    pending: Any = child.switch()
+    while not child.dead:
+        try:
+            value = await pending
+        except BaseException as exc:  # handed back: the probe classifies it (or it propagates)
+            pending = child.throw(exc)
+        else:
+            pending = child.switch(value)
+    return pending
+
+
+def run_all(calls: list[Callable[[], T]], limit: int, on_done: Callable[[T], None]) -> concurrent.futures.Future[None]:
+    """Start every synchronous `call` as a greenlet on the loop, at most `limit` at once; each
+    result goes to `on_done` (on the loop thread) as it arrives. The returned future completes
+    when all have; it carries the exception of a call that raised instead of returning."""
+
+    async def one(call: Callable[[], T], gate: asyncio.Semaphore) -> None:
+        async with gate:
+            on_done(await _drive(call))
+
+    async def every() -> None:
+        gate = asyncio.Semaphore(max(1, limit))
+        await asyncio.gather(*(one(call, gate) for call in calls))
+
+    return asyncio.run_coroutine_threadsafe(every(), loop())
+
