@@ -84,6 +84,7 @@ bench: install-dev
 	$(BIN)/python bench/bench_test_all.py
 	$(BIN)/python bench/bench_event_fanout.py
 	$(BIN)/python bench/bench_list_page.py
+	$(BIN)/python bench/bench_config.py
 	# PostgreSQL (DATABASE_URL or the local server); says it is skipped when none answers.
 	$(BIN)/python bench/bench_history_size.py
 

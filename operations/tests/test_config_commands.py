@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from providers.models import Provider
+from providers.serializers import WRITABLE_FIELDS, ProviderFieldsSerializer
 from providers.tests.factories import ProviderFactory
 from secrets_vault.services import set_secret
 
@@ -78,6 +79,19 @@ def test_export_lists_live_providers_by_id_with_public_fields_in_a_fixed_order(f
     assert [r["secret_present"] for r in rows] == [True, False, False]
     # Nested keys sorted, so SQLite and PostgreSQL (jsonb) write the same file.
     assert list(rows[0]["metadata"]) == ["env", "team"]
+
+
+def test_export_rows_are_what_the_api_serializer_writes(fleet):
+    """The export reads the stored values without a serializer per row; they must stay what
+    ProviderFieldsSerializer (the API's reading of a provider) writes, status aside."""
+    ProviderFactory(id="d", capabilities={"tools": True, "vision": False}, metadata={"n": 1, "flag": True, "list": ["x"]},
+                    retries=0, display_name="")
+    rows = {r["id"]: r for r in yaml.safe_load(export())["providers"]}
+    for provider in Provider.objects.all():
+        api = ProviderFieldsSerializer(provider, context={"mask_metadata": lambda obj: False}).data
+        assert {k: v for k, v in rows[provider.id].items() if k not in ("status", "secret_present")} == {
+            k: api[k] for k in WRITABLE_FIELDS if k != "status"
+        }
 
 
 def test_export_yaml_is_block_style_and_json_is_the_same_content(fleet):
