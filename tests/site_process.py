@@ -17,7 +17,8 @@ served by the site itself (WhiteNoise), from the apps' static directories as the
 (`STATIC_MANIFEST=false`: nothing to collect); a test of the production storage passes
 `env={"STATIC_MANIFEST": "true"}` and runs `collectstatic` first. The child's output is kept in
 `<var_dir>/site.log`; `site.log_text()` reads it (it never holds a secret value: the log
-filter masks them, and tests assert it).
+filter masks them, and tests assert it). `second_worker(site)` serves the same site from a
+second daphne process (same database, keys and Redis), as a deployment with two workers does.
 """
 
 from __future__ import annotations
@@ -195,6 +196,25 @@ def site_process(
         yield site
     finally:
         site.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextmanager
+def second_worker(first: SiteProcess, env: dict[str, str] | None = None) -> Iterator[SiteProcess]:
+    """Another daphne worker of `first`'s site, as a deployment runs several: the same database,
+    SECRET_KEY, vault keys, Redis and prefixes, not migrated again; its own port, VAR_DIR and log."""
+    var_dir = Path(tempfile.mkdtemp(prefix="site-worker-"))
+    worker_env = dict(first.env, VAR_DIR=str(var_dir))
+    # The first one's SQLite file lives under its VAR_DIR: point at it explicitly.
+    worker_env.setdefault("DATABASE_URL", f"sqlite:///{first.var_dir / 'db.sqlite3'}")
+    worker_env.update(env or {})
+    worker = SiteProcess(var_dir, worker_env)
+    worker.application = first.application
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
