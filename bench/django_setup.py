@@ -20,6 +20,8 @@ def setup_django(tmp: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["VAULT_KEYS"] = "bench1:" + base64.b64encode(secrets.token_bytes(32)).decode()
     os.environ["LOG_LEVEL"] = "WARNING"
+    # Pages render `{% static %}` without a collected manifest (nothing is collected here).
+    os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.pop("REDIS_URL", None)
     sys.path.insert(0, str(ROOT))
     import django

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
@@ -114,22 +114,31 @@ class ProviderViewSet(
         # health's part for the providers answered only: a response's cost does not grow with
         # the fleet. Loaded on first use, so an answer written after a change shows it.
         instance = serializer.instance
+        id_query = None
         if instance is None:
             ids = []
         elif isinstance(instance, Provider):
             ids = [instance.id]
         else:  # a page of the list (a QuerySet keeps what this loop read for the serializer)
             ids = [row.id for row in instance]
-        serializer.context["load_chain"] = lambda: (self._chain(), None, ProviderContext(ids))
+            page = getattr(getattr(self, "paginator", None), "page", None)
+            if page is not None and ids and connection.features.allow_sliced_subqueries_with_in:
+                # The page's own query as a subquery: Django prepares an `IN` list of ids one
+                # parameter at a time, which cost more than the page's SQL.
+                id_query = page.paginator.object_list[page.start_index() - 1 : page.end_index()].values("pk")
+        serializer.context["load_chain"] = lambda: (self._chain(), None, ProviderContext(ids, id_query=id_query))
         return serializer
 
     _chain = staticmethod(cached_chain)
 
-    def _respond(self, provider: Provider, code: int = status.HTTP_200_OK, *, changed: set[str] | None = None) -> Response:
-        """The provider as it now is; `changed`: the fields this request just changed, so the
-        chain is derived from the stored one with this provider's change (chaincache)."""
-        if changed is not None:
-            self._chain = lambda: chain_after_change(provider, endpoint_changed="endpoint" in changed)
+    def _respond(
+        self, provider: Provider, code: int = status.HTTP_200_OK, *, changed: bool = False, endpoint_changed: bool = False
+    ) -> Response:
+        """The provider as it now is. `changed`: this request just changed it, so the chain is
+        derived from the stored one with this provider's change (`chain_after_change`), unless
+        its endpoint moved (which decides whether its secret is bound there)."""
+        if changed:
+            self._chain = lambda: chain_after_change(provider, endpoint_changed=endpoint_changed)
         data = self.get_serializer(provider).data
         return Response(data, status=code, headers={"ETag": f'"{provider.version}"'})
 
@@ -153,7 +162,7 @@ class ProviderViewSet(
             provider = services.create_provider(data, actor=request.user)
         except IntegrityError:  # a concurrent create won the race
             raise Conflict({"id": ["A provider with this id or name already exists."]}) from None
-        return self._respond(provider, status.HTTP_201_CREATED, changed=set(data))
+        return self._respond(provider, status.HTTP_201_CREATED, changed=True)  # new: no secret yet
 
     def update(self, request, *args, **kwargs):
         provider = self.get_object()
@@ -173,7 +182,7 @@ class ProviderViewSet(
             raise Conflict({"name": ["A provider with this name already exists."]}) from None
         except ChangeConflict as exc:  # e.g. the secret could not be re-bound to a new origin
             raise Conflict(str(exc)) from None
-        return self._respond(provider, changed=set(changes))
+        return self._respond(provider, changed=True, endpoint_changed="endpoint" in changes)
 
     @extend_schema(responses={200: ProviderSerializer}, description="Archive (reversible): the provider, with `archived_at`.")
     def destroy(self, request, *args, **kwargs):
@@ -182,7 +191,7 @@ class ProviderViewSet(
             archived = services.archive_provider(provider, actor=request.user, expected_version=self._expected_version())
         except services.VersionMismatch as exc:
             raise PreconditionFailed(str(exc)) from None
-        return self._respond(archived, changed={"archived_at"})
+        return self._respond(archived, changed=True)
 
     @extend_schema(request=None, responses=ProviderSerializer, description="Un-archive: the provider again.")
     @action(detail=True, methods=["post"])
@@ -190,7 +199,7 @@ class ProviderViewSet(
         provider = self.get_object()
         if provider.name and Provider.objects.live().filter(name=provider.name).exclude(pk=provider.pk).exists():
             raise Conflict({"name": ["Another provider now uses this name; rename it first."]})
-        return self._respond(services.restore_provider(provider, actor=request.user), changed={"archived_at"})
+        return self._respond(services.restore_provider(provider, actor=request.user), changed=True)
 
 
 class RoutingChainView(NoStoreMixin, generics.GenericAPIView):
