@@ -47,7 +47,11 @@ _SHAPES: list[tuple[re.Pattern[str], str]] = [
 
 _lock = threading.Lock()
 _registered: OrderedDict[str, None] = OrderedDict()
-_longest_first: list[str] = []  # _registered sorted for replacement, rebuilt on registration
+# _registered by their first MIN_REGISTERED_LENGTH characters, so a text is searched once,
+# position by position, instead of once per registered value (4,096 searches per field of
+# every log line with a full vault). Changed under the lock; readers only `get` from it and
+# each entry is replaced whole, so they need no lock.
+_by_prefix: dict[str, tuple[str, ...]] = {}
 
 
 def _forms(value: str) -> set[str]:
@@ -70,19 +74,39 @@ def register_secret(value: str) -> None:
         return
     with _lock:
         for form in _forms(value):
+            if form not in _registered:
+                prefix = form[:MIN_REGISTERED_LENGTH]
+                _by_prefix[prefix] = (*_by_prefix.get(prefix, ()), form)
             _registered[form] = None
             _registered.move_to_end(form)
         while len(_registered) > MAX_REGISTERED:
-            _registered.popitem(last=False)
-        _longest_first[:] = sorted(_registered, key=len, reverse=True)
+            evicted, _ = _registered.popitem(last=False)
+            prefix = evicted[:MIN_REGISTERED_LENGTH]
+            remaining = tuple(form for form in _by_prefix.get(prefix, ()) if form != evicted)
+            if remaining:
+                _by_prefix[prefix] = remaining
+            else:
+                _by_prefix.pop(prefix, None)
+
+
+def _registered_in(text: str) -> set[str]:
+    index = _by_prefix
+    found: set[str] = set()
+    if not index:
+        return found
+    get = index.get
+    for start in range(len(text) - MIN_REGISTERED_LENGTH + 1):
+        candidates = get(text[start : start + MIN_REGISTERED_LENGTH])
+        if candidates:
+            found.update(value for value in candidates if text.startswith(value, start))
+    return found
 
 
 def mask_text(text: str) -> str:
     if not text:
         return text
-    with _lock:
-        known = list(_longest_first)
-    for value in known:
+    # Longest first, so a value inside a longer one (an unpadded base64 form) leaves no tail.
+    for value in sorted(_registered_in(text), key=len, reverse=True):
         if value in text:
             text = text.replace(value, MASK)
     for pattern, replacement in _SHAPES:
@@ -105,6 +129,17 @@ def _mask_field(value, depth: int = 0):
     return value
 
 
+def _strings_in(value, depth: int = 0):
+    if isinstance(value, str):
+        yield value
+    elif depth <= 5 and isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings_in(item, depth + 1)
+    elif depth <= 5 and isinstance(value, dict):
+        for item in value.values():
+            yield from _strings_in(item, depth + 1)
+
+
 class SecretMaskingFilter(logging.Filter):
     """Never drops a record; rewrites it so no secret reaches a handler."""
 
@@ -122,8 +157,14 @@ class SecretMaskingFilter(logging.Filter):
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
-        for name, value in extra_fields(record).items():
-            if isinstance(value, (str, list, tuple, dict)):
+        extras = {name: value for name, value in extra_fields(record).items() if isinstance(value, (str, list, tuple, dict))}
+        # One pass over all the fields together first: most records (an access line's method,
+        # path, request id and user) hold nothing to mask, and each pass tries every registered
+        # value. Joined by line breaks, a match inside one field is a match in the whole, so
+        # nothing is missed; a match across two only costs the field-by-field pass.
+        joined = "\n".join(_strings_in(list(extras.values())))
+        if joined and mask_text(joined) != joined:
+            for name, value in extras.items():
                 setattr(record, name, _mask_field(value))
         return True
 

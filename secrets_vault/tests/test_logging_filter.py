@@ -99,3 +99,33 @@ def test_a_value_set_through_the_api_is_masked_in_any_later_log(admin_client, pr
 
     assert value not in caplog.text
     assert "X-Key: ***" in caplog.text
+
+
+def test_every_value_of_a_full_vault_is_masked_anywhere_in_a_text():
+    """The filter looks values up by their first characters: each of many registered values is
+    found at the start, in the middle and at the end of a text, next to another one, and a value
+    inside a longer registered one leaves no tail."""
+    import secrets as random_source
+
+    # Two forms each (the value, its base64): more than the registry keeps (4,096), the oldest go.
+    values = ["sec" + random_source.token_hex(12) for _ in range(2100)]
+    for value in values:
+        register_secret(value)
+    sample = values[-50:]  # the newest, never evicted by the cap
+    text = sample[0] + " middle " + sample[1] + sample[2] + " end:" + sample[3]
+    masked = mask_text(text)
+    assert masked == "*** middle ****** end:***"
+    outer = "outer-" + sample[4] + "-tail"
+    register_secret(outer)
+    assert mask_text("x " + outer + " y") == "x *** y"
+    assert [value for value in sample if value in mask_text(" | ".join(sample))] == []
+
+
+def test_fields_given_with_extra_are_masked_too():
+    value = "extra-field-secret-0123456789"
+    register_secret(value)
+    record = logging.getLogger("tests").makeRecord("tests", logging.INFO, __file__, 1, "plain message", (), None)
+    record.__dict__.update(detail=f"saw {value}", nested={"headers": [f"Bearer {value}"]}, status=200, request="an object")
+    SecretMaskingFilter().filter(record)
+    assert record.detail == "saw ***" and record.nested == {"headers": ["Bearer ***"]}
+    assert (record.status, record.request, record.getMessage()) == (200, "an object", "plain message")
