@@ -225,3 +225,36 @@ def test_log_format_is_plain_by_default_and_refuses_other_values():
     assert settings_value("json").stdout.strip() == "json"
     refused = settings_value("xml")
     assert refused.returncode != 0 and "LOG_FORMAT='xml'" in refused.stderr
+
+
+def test_a_daphne_site_with_log_format_json_writes_only_json_lines():
+    """The real server: every line of its output is a JSON object, the access line of a
+    request has the response's X-Request-ID, and Django's line about a 404 (logged in the
+    handler, under daphne) has the same id as that request's access line."""
+    import requests
+
+    from tests.site_process import configured_site
+
+    with configured_site(env={"LOG_FORMAT": "json"}) as site:
+        site.create_operator("alice", role="admin")
+        token = site.issue_token("alice")
+        api = site.api_session(token)
+        answer = api.get(site.url + "/api/providers", params={"api_key": token}, timeout=30)
+        missing = requests.get(site.url + "/no-such-page/", timeout=30)
+        text = site.log_text()
+        assert (answer.status_code, missing.status_code) == (200, 404), text[-3000:]
+
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"line {number} of the site's log is not JSON: {line[:200]}")
+    by_id = {}
+    for entry in entries:
+        by_id.setdefault(entry.get("request_id"), []).append(entry)
+    (access,) = [entry for entry in by_id[answer.headers["X-Request-ID"]] if entry["logger"] == "access"]
+    assert (access["path"], access["status"], access["user"]) == ("/api/providers", 200, "alice")
+    loggers = sorted(entry["logger"] for entry in by_id[missing.headers["X-Request-ID"]])
+    assert loggers == ["access", "django.request"]
+    assert token not in text
