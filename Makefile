@@ -83,6 +83,8 @@ bench: install-dev
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_test_all.py
 	$(BIN)/python bench/bench_event_fanout.py
+	# One daphne process, then two workers + Redis (REDIS_URL or the local server; PostgreSQL when DATABASE_URL names it).
+	$(BIN)/python bench/bench_ws_fanout.py
 	$(BIN)/python bench/bench_list_page.py
 	$(BIN)/python bench/bench_config.py
 	# PostgreSQL (DATABASE_URL or the local server); says it is skipped when none answers.
