@@ -86,6 +86,7 @@ bench: install-dev
 	# One daphne process, then two workers + Redis (REDIS_URL or the local server; PostgreSQL when DATABASE_URL names it).
 	$(BIN)/python bench/bench_ws_fanout.py
 	$(BIN)/python bench/bench_list_page.py
+	$(BIN)/python bench/bench_access_log.py
 	$(BIN)/python bench/bench_config.py
 	# PostgreSQL (DATABASE_URL or the local server); says it is skipped when none answers.
 	$(BIN)/python bench/bench_history_size.py
