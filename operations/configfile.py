@@ -447,9 +447,10 @@ def _apply_locked(
     # version compared here and the changes made below.
     existing = {p.id: p for p in Provider.objects.select_for_update().order_by("id")}
     before = current_export()
+    # An invalid file is reported as such whatever its version: it needs fixing either way.
+    planned, warnings = _plan(entries, prune, existing, {row["id"]: row for row in before.providers})
     if expected_versions is not None and before.version not in expected_versions:
         raise StaleConfiguration(before.version)
-    planned, warnings = _plan(entries, prune, existing, {row["id"]: row for row in before.providers})
     chain_before = _chain()
 
     for item in planned:

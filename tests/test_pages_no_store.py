@@ -28,6 +28,8 @@ PAGES = [
     "/admin/providers/provider/",
     "/admin/providers/provider/p1/change/",
     "/admin/accounts/apitoken/",
+    "/configuration/",
+    "/configuration/providers.yaml",
     "/no-such-page/",
 ]
 
