@@ -178,6 +178,20 @@ def test_check_counters_follow_run_checks_and_survive_the_purge(sim_server, prov
     assert of(after, "provider_failures_last_1m", broken) is None  # its history is gone
 
 
+def test_the_serving_provider_follows_a_failed_check(sim_server, provider_factory):
+    first = on(sim_server, provider_factory, "first", "/fail/hang/v1", timeout_ms=200, priority=1)
+    second = on(sim_server, provider_factory, "second", "/ok/v1", priority=2)
+    _, before = scrape()
+
+    run_checks([first, second])
+    _, after = scrape()
+
+    assert (of(before, "routing_chain_serving", first), of(before, "routing_chain_serving", second)) == (1, 0)
+    assert (of(after, "routing_chain_serving", first), of(after, "routing_chain_serving", second)) == (0, 1)
+    assert of(after, "provider_status", first, status="unreachable") == 1
+    assert of(after, "provider_status", first, status="active") == 0
+
+
 def test_no_secret_reaches_the_output(fleet, admin_user):
     fresh, checked, archived = fleet
     checked.secret_policy = "optional"
