@@ -62,12 +62,14 @@ def _version_sql() -> str:
     secrets = connection.ops.quote_name(SecretVersion._meta.db_table)
     checks = connection.ops.quote_name(HealthCheck._meta.db_table)
     return (
-        f"SELECT p.n, p.versions, p.updated, s.n, s.last, s.rebound, h.last, h.first, "
+        # MIN and MAX of the checks each in a query of its own: SQLite reads a lone MIN or MAX
+        # off the index, but both in one SELECT scan the table (585 ms at 1.44 million rows).
+        f"SELECT p.n, p.versions, p.updated, s.n, s.last, s.rebound, h.last, (SELECT MIN(id) FROM {checks}), "
         f"(SELECT COUNT(*) FROM {checks} WHERE id > COALESCE(h.last, 0) - %s) "
         f"FROM (SELECT COUNT(*) AS n, COALESCE(SUM(version), 0) AS versions, MAX(updated_at) AS updated "
         f"FROM {providers}) p, "
         f"(SELECT COUNT(*) AS n, MAX(id) AS last, MAX(rebound_at) AS rebound FROM {secrets}) s, "
-        f"(SELECT MAX(id) AS last, MIN(id) AS first FROM {checks}) h"
+        f"(SELECT MAX(id) AS last FROM {checks}) h"
     )
 
 
