@@ -140,13 +140,21 @@ class CheckedResolver(AbstractResolver):
 
 def check_address_literal(host: str) -> None:
     """aiohttp does not ask the resolver about an address written in the URL: check it here."""
-    try:
-        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return  # a name: CheckedResolver checks what it resolves to
-    network = denied_network_of(host.strip("[]"))
+    address = host.strip("[]")
+    network = _literal_denied(address, tuple(settings.PROBE_DENIED_NETWORKS))
     if network is not None:
-        raise BlockedAddress(host.strip("[]"), network)
+        raise BlockedAddress(address, network)
+
+
+@lru_cache(maxsize=4096)
+def _literal_denied(address: str, _denied: tuple[str, ...]) -> str | None:
+    """The denied network of an address literal, None for a name (checked when resolved) or an
+    allowed address. Cached: a run asks once per probe, mostly about the same few hosts."""
+    try:
+        ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    return denied_network_of(address)
 
 
 @lru_cache(maxsize=8)

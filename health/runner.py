@@ -23,7 +23,7 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -371,7 +371,7 @@ def record_outcomes(
     rows = HealthCheck.objects.bulk_create(
         [
             HealthCheck(
-                **asdict(outcome),
+                **vars(outcome),  # flat and immutable: asdict()'s deep copy cost ~0.2 ms a row
                 provider_status=final_status[outcome.provider_id],
                 actor_name=name,
             )
