@@ -94,6 +94,10 @@ def _sessions(session_keys: set[str]) -> dict[str, dict[str, Any]]:
     return {key: data for key, data in found.items() if data}
 
 
+# The websocket handshakes' batched session read (audit/wsauth.py) uses the same one.
+sessions_by_key = _sessions
+
+
 def _access_of(user, session: dict[str, Any] | None) -> Access:
     from audit.api import sees_payloads
 

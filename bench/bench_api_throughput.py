@@ -56,14 +56,15 @@ end
 """
 
 
-def bench_database(url: str | None):
-    """(the site's DATABASE_URL, a cleanup) — a PostgreSQL database of the bench's own."""
+def bench_database(url: str | None, suffix: str = "_bench_api"):
+    """(the site's DATABASE_URL, a cleanup) — a PostgreSQL database of the bench's own, named
+    after the one in `url` plus `suffix`."""
     if not url:
         return None, lambda: None
     import psycopg
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_bench_api"
+    name = parts.path.lstrip("/") + suffix
     admin_url = urlunsplit(parts._replace(path="/postgres"))
 
     def run(sql: str) -> None:

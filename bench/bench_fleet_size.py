@@ -5,7 +5,7 @@ day of check history (one check a minute: 1,440 rows a provider, 1.44 million at
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb .venv/bin/python bench/bench_fleet_size.py
 
 On a temporary SQLite database, or with DATABASE_URL on PostgreSQL in a database of the bench's
-own beside the one named (`<name>_bench_api`, created and dropped). The fleet is the list
+own beside the one named (`<name>_bench_fleet`, created and dropped). The fleet is the list
 bench's (bench/bench_list_page.py); the history is written by the database itself (one
 `INSERT … SELECT` over a generated series per size), so a million rows take seconds. Requests go
 through Django's test client as an admin: the whole server side (middleware, session,
@@ -125,7 +125,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
 
-    database_url, drop = bench_database(os.environ.get("DATABASE_URL"))
+    database_url, drop = bench_database(os.environ.get("DATABASE_URL"), "_bench_fleet")
     try:
         tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-size-"))
         setup(tmp, database_url)

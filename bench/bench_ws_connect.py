@@ -5,7 +5,7 @@
 
 The site is the real one (tests/site_process.py, daphne with its default 5 s handshake timeout),
 on PostgreSQL when DATABASE_URL is set (a database of the bench's own beside the one named,
-`<name>_bench_api`, created and dropped here), otherwise on a SQLite file. A viewer signs in
+`<name>_bench_ws`, created and dropped here), otherwise on a SQLite file. A viewer signs in
 through the sign-in form; then `--connects` websocket clients (autobahn) open the socket with
 that session cookie all at once, as the consoles of a team do when the site restarts. A connect
 counts when the hello frame (`{"type": "hello", "role": "viewer"}`) arrives; it is lost when
@@ -86,7 +86,7 @@ def main() -> int:
 
     from tests.site_process import site_process
 
-    database_url, drop = bench_database(os.environ.get("DATABASE_URL"))
+    database_url, drop = bench_database(os.environ.get("DATABASE_URL"), "_bench_ws")
     rounds = []
     try:
         with site_process(database_url=database_url) as site:

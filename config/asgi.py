@@ -9,11 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from audit.origin import SameOriginValidator  # noqa: E402
 from audit.routing import websocket_urlpatterns  # noqa: E402
+from audit.wsauth import SessionUserMiddleware  # noqa: E402
 from secrets_vault.crypto import get_key_ring  # noqa: E402
 
 # A server started straight on this module (daphne config.asgi:application) runs no system
@@ -25,7 +25,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Same origin only (scheme, host and port; or CSRF_TRUSTED_ORIGINS), then the session's
-        # user, then the route.
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # user (read for all waiting handshakes at once: audit/wsauth.py), then the route.
+        "websocket": SameOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
