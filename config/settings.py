@@ -336,7 +336,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "secrets_vault.debug.AlwaysSafeExceptionRepo
 
 # --- Health checks (health/) ---
 HEALTH_HISTORY_TTL_DAYS = env.int("HEALTH_HISTORY_TTL_DAYS", default=30)
-PROBE_MAX_CONCURRENCY = env.int("PROBE_MAX_CONCURRENCY", default=256)
+# Probes of one Run all at once: greenlets on one event loop, so the cost of each is a socket
+# (a file descriptor), not a thread (docs/performance.md, "Run all checks").
+PROBE_MAX_CONCURRENCY = env.int("PROBE_MAX_CONCURRENCY", default=1000)
 PROBE_MAX_RESPONSE_BYTES = env.int("PROBE_MAX_RESPONSE_BYTES", default=1_048_576)
 # Networks no probe may connect to, checked on the resolved address (and on the IPv4 address
 # inside IPv4-mapped, NAT64 and 6to4 IPv6 addresses). Link-local and cloud metadata by default
