@@ -105,12 +105,26 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Persistent connections: PostgreSQL keeps each thread's connection for CONN_MAX_AGE seconds
-# (daphne runs sync views on one thread, so that is one connection per worker) instead of
-# opening one per request; the health check replaces a connection the server dropped.
+# Reusing PostgreSQL connections (docs/performance.md, "Database connections"). Under daphne,
+# Django runs each request's sync code in a thread of its own (asgiref's ThreadSensitiveContext
+# per request), and connections are per thread: CONN_MAX_AGE keeps nothing for the next request
+# (tests/test_db_connections.py saw a new backend for each of 20 requests). A psycopg pool per
+# process does: a request borrows a connection and gives it back when it ends, and so does each
+# websocket's database_sync_to_async call. Django refuses CONN_MAX_AGE with a pool.
 _IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if _IS_POSTGRES else 0)
+DATABASE_POOL = _IS_POSTGRES and env.bool("DATABASE_POOL", default=True)
+# With the pool, Django hands CONN_HEALTH_CHECKS to it as its check: a connection the server
+# dropped (restart, idle timeout) is replaced before it is lent, not given to a request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=_IS_POSTGRES)
+if DATABASE_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        # How long a request waits for a free connection before it fails.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serving a web site: concurrent writers queue instead of failing with "database is
     # locked". WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when
