@@ -3,8 +3,9 @@ other lines (WSGI-style client and the ASGI handler, where sync views run in a t
 and secrets masked in both formats, the JSON fields and tracebacks included.
 
 The site's own `LOGGING` is applied with its console handler writing to a buffer; the JSON
-format is the one `LOG_FORMAT=json` selects. tests/test_deploy_site.py runs daphne with
-`LOG_FORMAT=json` and parses its whole log.
+format is the one `LOG_FORMAT=json` selects. The last test runs the site under daphne with
+`LOG_FORMAT=json` and parses its whole log (tests/test_deploy.py does the same for the workers
+started as docs/deploy.md starts them).
 """
 
 from __future__ import annotations
@@ -126,7 +127,6 @@ def test_bearer_token_user_and_anonymous_requests(site_log, admin_user):
 def test_a_line_logged_by_a_view_carries_its_request(site_log, admin_user, client):
     site_log.configure("json")
     client.force_login(admin_user)
-    client.get("/")  # resolves the session's user, as every page does
     response = client.get("/logging-view/")
 
     view_line = next(entry for entry in site_log.entries() if entry["message"] == "inside the view")
