@@ -464,6 +464,9 @@ def _apply_locked(
                 services.update_provider(item.provider, item.data, actor=actor, expected_version=item.provider.version)
             elif action == "archive":
                 services.archive_provider(item.provider, actor=actor, expected_version=item.provider.version)
+        except services.VersionMismatch:
+            # Not with the rows locked above; kept so a change of that rule is a 412, not a 500.
+            raise StaleConfiguration("(changed while applying)") from None
         except IntegrityError:
             # Two providers exchanging names in one file meet the unique name half-way.
             raise ConfigError({"providers": {pid: {"name": [
