@@ -31,7 +31,11 @@ PRODUCTION_ENV = {
 
 
 def check_deploy(tmp_path, **overrides: str | None) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "VAULT_KEY_FILE", "VAR_DIR")}
+    # Not the test run's own: DEBUG=1 (config/test_settings.py) and the browser tests'
+    # DJANGO_ALLOW_ASYNC_UNSAFE (set at import by tests/test_browser*.py), which check --deploy
+    # rightly refuses.
+    inherited_only_by_tests = ("DEBUG", "VAULT_KEY_FILE", "VAR_DIR", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATIC_MANIFEST")
+    env = {key: value for key, value in os.environ.items() if key not in inherited_only_by_tests}
     env.update(
         PRODUCTION_ENV,
         DJANGO_SETTINGS_MODULE="config.settings",
