@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from audit.origin import SameOriginValidator  # noqa: E402
 from audit.routing import websocket_urlpatterns  # noqa: E402
 from audit.wsauth import SessionUserMiddleware  # noqa: E402
+from core.accesslog import WebsocketAccessLog  # noqa: E402
 from secrets_vault.crypto import get_key_ring  # noqa: E402
 
 # A server started straight on this module (daphne config.asgi:application) runs no system
@@ -24,8 +25,9 @@ get_key_ring()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Same origin only (scheme, host and port; or CSRF_TRUSTED_ORIGINS), then the session's
-        # user (read for all waiting handshakes at once: audit/wsauth.py), then the route.
-        "websocket": SameOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
+        # An access line per handshake and per close (core/accesslog.py), then same origin only
+        # (scheme, host and port; or CSRF_TRUSTED_ORIGINS), then the session's user (read for all
+        # waiting handshakes at once: audit/wsauth.py), then the route.
+        "websocket": WebsocketAccessLog(SameOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

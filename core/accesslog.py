@@ -9,6 +9,9 @@ one.
 
 daphne's own access log is not used: it writes the whole URI, query string included, straight
 to standard output, past the logging filters (docs/deploy.md runs daphne with `-v 0`).
+Websockets never pass through Django's middleware: `WebsocketAccessLog` wraps their ASGI
+application (config/asgi.py) and writes a line when the handshake is answered (101 accepted,
+403 refused) and one when an accepted socket closes, with how long it was open.
 
 Both sync and async capable, so under ASGI it runs on the event loop and adds no thread hop.
 """
@@ -67,4 +70,43 @@ def log_access(request, response, started: float) -> None:
         fields["request_id"] or "-",
         fields["user"] or "-",
         extra={**fields, "status": response.status_code, "duration_ms": duration_ms},
+    )
+
+
+class WebsocketAccessLog:
+    """ASGI middleware for the websocket router: the handshake's answer and the socket's end."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        accepted = False
+        answered = False
+
+        async def logging_send(message):
+            nonlocal accepted, answered
+            kind = message.get("type")
+            if not answered and kind in ("websocket.accept", "websocket.close"):
+                answered, accepted = True, kind == "websocket.accept"
+                _log_websocket(path, 101 if accepted else 403, started, "accepted" if accepted else "refused")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logging_send)
+        finally:
+            if accepted:
+                _log_websocket(path, 101, started, "closed")
+
+
+def _log_websocket(path: str, status: int, started: float, what: str) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.info(
+        "WEBSOCKET %s %s %s after %.1f ms",
+        path, status, what, duration_ms,
+        # The path only: a query string can carry a credential.
+        extra={"method": "WEBSOCKET", "path": path, "status": status, "event": what, "duration_ms": duration_ms},
     )

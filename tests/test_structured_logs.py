@@ -208,6 +208,36 @@ def test_no_canary_in_any_log_line(log_format, site_log, admin_user, provider_fa
         assert "RuntimeError: upstream refused api_key=***" in text
 
 
+def test_websockets_have_access_lines_without_their_query_string(site_log, viewer_user):
+    """A handshake's answer (101 accepted, 403 refused) and an accepted socket's close."""
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from audit.tests.test_websocket import session_cookie
+    from config.asgi import application
+
+    site_log.configure("json")
+    canary = "tok" + secrets.token_hex(20)
+    cookie = session_cookie(viewer_user)
+
+    async def handshake(origin: str) -> bool:
+        headers = [(b"host", b"testserver"), (b"origin", origin.encode()), cookie]
+        ws = WebsocketCommunicator(application, f"/ws/events/?token={canary}", headers=headers)
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert async_to_sync(handshake)("http://testserver") is True
+    assert async_to_sync(handshake)("http://evil.example") is False
+
+    lines = [entry for entry in site_log.access() if entry["method"] == "WEBSOCKET"]
+    assert [(entry["path"], entry["status"], entry["event"]) for entry in lines] == [
+        ("/ws/events/", 101, "accepted"), ("/ws/events/", 101, "closed"), ("/ws/events/", 403, "refused"),
+    ]
+    assert lines[1]["duration_ms"] >= lines[0]["duration_ms"]
+    assert canary not in site_log.text()
+
+
 def test_log_format_is_plain_by_default_and_refuses_other_values():
     import subprocess
     import sys
