@@ -88,6 +88,18 @@ class EventsConsumer(AsyncWebsocketConsumer):
         except StopConsumer:
             pass
 
+    # Messages from the channel layer: their handlers reach the database only through
+    # database_sync_to_async (the shared access read, the refill), which closes stale connections
+    # itself. channels' dispatch would first hop to the one sync thread to close them, once per
+    # socket per message: 200 sockets queue 200 hops behind each other for every event.
+    LAYER_MESSAGES = frozenset({"audit.events", "audit.event", "audit.refill"})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] in self.LAYER_MESSAGES:
+            await getattr(self, message["type"].replace(".", "_"))(message)
+        else:
+            await super().dispatch(message)
+
     # -- the socket -----------------------------------------------------------------------------
     async def connect(self) -> None:
         user = self.scope.get("user")

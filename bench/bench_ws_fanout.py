@@ -73,7 +73,7 @@ def last_event_id(api, site) -> int:
     return results[0]["id"] if results else 0
 
 
-async def measure(workers: list, viewers: int, mutations: int, rounds: int) -> list[dict]:
+async def measure(workers: list, viewers: int, mutations: int, rounds: int, pause: float = 0.0) -> list[dict]:
     from tests.event_sockets import EventSockets, created_at, sign_in
 
     first = workers[0]
@@ -96,6 +96,8 @@ async def measure(workers: list, viewers: int, mutations: int, rounds: int) -> l
                     json={"priority": 1000 * number + i + 1}  # always a change, so always an event, timeout=60,
                 )
                 assert answer.status_code == 200, answer.text[:300]
+                if pause:
+                    await asyncio.sleep(pause)
             expected = await asyncio.to_thread(events_since, api, first, before)
             assert len(expected) >= mutations, f"{len(expected)} events for {mutations} edits"
             wanted = set(expected)
@@ -159,6 +161,8 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--mutations", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds between two edits (default: none, each edit follows the previous answer)")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--only", choices=["one", "two"], help="run one setup only")
@@ -170,7 +174,7 @@ def main() -> int:
     if args.only in (None, "one"):
         with site_process() as site:
             prepare(site)
-            results = asyncio.run(measure([site], args.viewers, args.mutations, args.rounds))
+            results = asyncio.run(measure([site], args.viewers, args.mutations, args.rounds, args.pause))
         ok &= report("one daphne process (SQLite, in-memory channel layer)", args.viewers, results)
 
     if args.only in (None, "two"):
@@ -186,7 +190,7 @@ def main() -> int:
                 first = stack.enter_context(site_process(database_url=database_url, redis_url=args.redis_url))
                 second = stack.enter_context(second_worker(first))
                 prepare(first)
-                results = asyncio.run(measure([first, second], args.viewers, args.mutations, args.rounds))
+                results = asyncio.run(measure([first, second], args.viewers, args.mutations, args.rounds, args.pause))
             ok &= report(f"two daphne workers + Redis ({database})", args.viewers, results)
 
     best, median = machine_noise()
