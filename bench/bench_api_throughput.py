@@ -177,6 +177,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs; the best is judged")
     parser.add_argument("--python", action="store_true", help="use the Python load generator even if wrk is there")
+    parser.add_argument("--path", default="/api/providers", help="another path to load the same way, for comparison (e.g. /healthz)")
     args = parser.parse_args()
 
     database_url, drop = bench_database(os.environ.get("DATABASE_URL"))
@@ -186,14 +187,14 @@ def main() -> int:
             token = site.issue_token("bench-admin")
             fill(site, args.providers)
             site.start()
-            url = site.url + "/api/providers"
-            check = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            check = requests.get(site.url + "/api/providers", headers={"Authorization": f"Bearer {token}"}, timeout=30)
             assert check.status_code == 200 and check.json()["count"] == args.providers, check.status_code
+            url = site.url + args.path
             use_wrk = shutil.which("wrk") is not None and not args.python
             load = run_wrk if use_wrk else run_python
             load(url, token, args.clients, 3)  # warm-up: connections, first queries
             where = "PostgreSQL" if database_url else "SQLite"
-            print(f"GET /api/providers ({args.providers} providers, page of {len(check.json()['results'])}), one daphne process on {where}, "
+            print(f"GET {args.path} ({args.providers} providers, page of {len(check.json()['results'])}), one daphne process on {where}, "
                   f"{args.clients} keep-alive clients, {args.seconds} s x {args.rounds}")
             runs = []
             for _ in range(args.rounds):

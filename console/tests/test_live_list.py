@@ -125,8 +125,11 @@ def test_the_fragment_follows_changes(client, viewer_user, three, provider_facto
     client.force_login(viewer_user)
     before = client.get("/", **FRAGMENT).content.decode()
     from providers.models import Provider
+    from providers.services import update_provider
 
-    Provider.objects.filter(pk="local-c").update(priority=1)
+    # Through the service, as every change is made: it bumps the row's version, which the
+    # routing chain is kept under (console/chaincache.py).
+    update_provider(Provider.objects.get(pk="local-c"), {"priority": 1})
     after = client.get("/", **FRAGMENT).content.decode()
     assert _chain_ids(before)[0] == "cloud-a" and _chain_ids(after)[0] == "local-c"
     assert _card_ids(after)[0] == "local-c"
