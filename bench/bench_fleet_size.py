@@ -76,7 +76,7 @@ def add_history(start: int, stop: int) -> int:
     unreachable = "p.status = 'unreachable'"
     values = (
         f"p.id, {{moment}}, NOT ({unreachable}), CASE WHEN {unreachable} THEN 'timeout' END, '', "
-        f"CASE WHEN {unreachable} THEN NULL ELSE 100 + (n.i % 50) END, CASE WHEN {unreachable} THEN NULL ELSE 200 END, "
+        f"CASE WHEN {unreachable} THEN NULL ELSE 100 + (n.i %% 50) END, CASE WHEN {unreachable} THEN NULL ELSE 200 END, "
         f"'bench-model', {{false}}, p.status, 'scheduler'"
     )
     where = "p.id >= %s AND p.id < %s"
