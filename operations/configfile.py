@@ -13,7 +13,8 @@ One module for the commands (`export_providers`, `import_providers`) and the API
 - **Apply**: each provider validated by the API's own serializer (`ProviderFieldsSerializer`),
   then, in one transaction with every provider row locked, created, updated (only the fields
   that differ, at the version read under the lock) and, with `prune`, archived, through
-  `providers.services`, so each change has the API's audit event. A dry run does all of it and
+  `providers.services`, so each change has the API's audit event (an entry exactly as exported
+  is `unchanged` and skips all of that). A dry run does all of it and
   rolls it back: what it reports (field diffs, the chain after, refusals) is what applying
   would do, and nothing of it stays, no audit row and no broadcast.
 """
@@ -166,7 +167,14 @@ def dump(document: dict[str, Any], fmt: str) -> str:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+    """Safe YAML that refuses a key given twice in one mapping (PyYAML keeps the last), and
+    aliases (`*name`): an export has none, and nested ones expand a small text into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted", event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen = set()

@@ -236,6 +236,7 @@ def test_syntax_errors_and_duplicate_keys_are_refused(fleet, tmp_path):
         "twice.yaml": "providers:\n  - id: a\n    priority: 1\n    priority: 2\n",
         "twice.json": '{"providers": [{"id": "a", "priority": 1, "priority": 2}]}',
         "scalar.yaml": "just text\n",
+        "alias.yaml": "providers:\n  - &p {id: a, priority: 1}\n  - *p\n",
     }
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
