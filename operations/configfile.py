@@ -173,7 +173,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted", event.start_mark)
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted: write each value out (export_providers "
+                "does; PyYAML writes an alias for an object used twice)", event.start_mark)
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):

@@ -3,6 +3,7 @@ subprocesses on a file database (docs/configuration-as-code.md)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -214,7 +215,7 @@ def test_an_invalid_second_provider_is_named_with_its_field_and_nothing_is_appli
         (lambda rows: rows[1].update(endpoint="ftp://x"), "provider b: endpoint:"),
         (lambda rows: rows[1].update(enabled="maybe"), "provider b: enabled:"),
         (lambda rows: rows[1].update(name="a"), "provider b: name: The name 'a' is also the name of provider a"),
-        (lambda rows: rows.append(dict(rows[1])), "provider b: id: The id b is given twice (providers #2 and #4)."),
+        (lambda rows: rows.append(copy.deepcopy(rows[1])), "provider b: id: The id b is given twice (providers #2 and #4)."),
         (lambda rows: rows.append({"name": "x"}), "provider #4: id: This field is required."),
         (lambda rows: rows.append(["x"]), "provider #4: non_field_errors:"),
     ],
