@@ -11,6 +11,8 @@ import contextvars
 import re
 import uuid
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
 _current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _current_client_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "client_request_id", default=None
@@ -27,19 +29,46 @@ def current_client_request_id() -> str | None:
 
 
 class RequestIdMiddleware:
+    # Sync and async capable: under ASGI it stays on the event loop (core/static.py says why);
+    # the context variables reach the view's thread, which asgiref runs in a copy of the context.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = request_id = uuid.uuid4().hex
-        request.client_request_id = client_id = incoming if _SAFE_ID.match(incoming) else None
-        token = _current_request_id.set(request_id)
-        client_token = _current_client_request_id.set(client_id)
+        if self.is_async:
+            return self._acall(request)
+        tokens = self._begin(request)
         try:
             response = self.get_response(request)
         finally:
-            _current_client_request_id.reset(client_token)
-            _current_request_id.reset(token)
-        response["X-Request-ID"] = request_id
+            self._end(tokens)
+        response["X-Request-ID"] = request.request_id
         return response
+
+    async def _acall(self, request):
+        tokens = self._begin(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            self._end(tokens)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+    @staticmethod
+    def _begin(request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = uuid.uuid4().hex
+        request.client_request_id = client_id = incoming if _SAFE_ID.match(incoming) else None
+        return _current_request_id.set(request.request_id), _current_client_request_id.set(client_id)
+
+    @staticmethod
+    def _end(tokens) -> None:
+        token, client_token = tokens
+        _current_client_request_id.reset(client_token)
+        _current_request_id.reset(token)

@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "core.accesslog.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files answer here, before sessions, users and no-store (their own cache headers).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.static.StaticFilesMiddleware",  # WhiteNoise, async-capable (core/static.py)
     "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestIdMiddleware",
     "core.middleware.NoStoreMiddleware",
@@ -369,6 +369,10 @@ PROBE_CA_BUNDLE = env.str("PROBE_CA_BUNDLE", default="")
 if PROBE_CA_BUNDLE and not Path(PROBE_CA_BUNDLE).is_file():
     raise ImproperlyConfigured(f"PROBE_CA_BUNDLE={PROBE_CA_BUNDLE} is not a file; name a PEM file of CA certificates.")
 HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default=0.8)
+# How long GET /api/providers may reuse an answer while the chain version (every provider,
+# secret and health change) is unchanged: the health windows move with the clock alone.
+# 0 turns the reuse off (console/listcache.py).
+PROVIDER_LIST_CACHE_SECONDS = env.float("PROVIDER_LIST_CACHE_SECONDS", default=2.0)
 
 # --- Prometheus (operations/metrics_view.py, docs/metrics.md) ---
 # The scraper's bearer token for GET /metrics (no user behind it); empty: only viewers' and
