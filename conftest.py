@@ -32,9 +32,10 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = caches
     # Every test starts as a fresh process would: no routing chain kept from another test's
     # (rolled-back) data.
-    from console import chaincache
+    from console import chaincache, listcache
 
     chaincache.forget()
+    listcache.forget()
 
 
 def make_user(username: str, role: str | None):

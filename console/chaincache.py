@@ -112,13 +112,15 @@ def store(version: tuple, inputs: dict[str, RoutingInput], chain: Chain | None =
     return chain
 
 
-def cached_chain() -> Chain:
+def cached_chain(version: tuple | None = None) -> Chain:
     """The routing chain as it stands: the stored one while the version is unchanged, otherwise
-    computed (two more queries, `routing_inputs`) and stored. One query on a hit. Treat it as
-    read-only: it is shared by every response until the next change."""
+    computed (two more queries, `routing_inputs`) and stored. One query on a hit (none when the
+    caller read the version just before). Treat it as read-only: it is shared by every response
+    until the next change."""
     from console.readmodel import routing_inputs  # the read model uses this module too
 
-    version = chain_version()
+    if version is None:
+        version = chain_version()
     return lookup(version) or store(version, routing_inputs())
 
 
