@@ -70,6 +70,7 @@ async def serve(latency_ms: int, model: str) -> None:
     # The parent holds our stdin: when it closes it (or dies), we stop.
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(65536) or (closed.done() or closed.set_result(None)))
     await closed
+    server.close()
     print(f"rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)
     os._exit(0)  # the open keep-alive connections need no goodbye
 

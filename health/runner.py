@@ -255,7 +255,7 @@ def _probe_in_batches(
         except queue.Empty:
             if running.done():
                 running.result()  # raises what broke the run
-                raise RuntimeError(f"the probe loop finished with {remaining} outcomes missing")
+                raise RuntimeError(f"the probe loop finished with {remaining} outcomes missing") from None
             continue
         while len(batch) < remaining:
             try:
