@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from machine import machine_swing  # noqa: E402  (bench/machine.py)
+
 from tests.site_process import site_process  # noqa: E402
 
 TARGET_RPS, TARGET_P95_MS = 120.0, 300.0
@@ -159,15 +161,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_swing(rounds: int = 15) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(1_000_000):
-            total += i
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) / min(times)
 
 
 def main() -> int:

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from machine import machine_noise  # bench/machine.py
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_history"
 PROVIDERS = 100
@@ -197,16 +199,6 @@ def explain(client) -> None:
                 print("   ", line)
 
 
-def machine_noise(rounds: int = 15) -> tuple[float, float]:
-    """Best and median of a fixed pure-Python loop: how much this machine's speed swings by itself."""
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(1_000_000):
-            total += i
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times)
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django_setup import setup_django  # bench/django_setup.py, beside this script
+from machine import machine_noise  # bench/machine.py: the machine's own swing
 
 TARGET_MS = 300.0
 
@@ -97,17 +98,6 @@ def floor_ms(rounds: int) -> float:
     return statistics.median(times)
 
 
-def machine_noise(rounds: int = 15) -> tuple[float, float]:
-    """Best and median of a fixed pure-Python loop: how much this machine's speed swings by
-    itself (a shared virtual machine's CPU does, by a factor of up to two)."""
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(1_000_000):
-            total += i
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times)
 
 
 def main() -> int:

@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_api_throughput import bench_database, machine_swing  # noqa: E402
+from bench_api_throughput import bench_database  # noqa: E402
 from bench_event_fanout import sign_in  # noqa: E402
+from machine import machine_swing  # noqa: E402
 
 BASELINE = "46 of 200 lost to daphne's 5 s handshake timeout on PostgreSQL (issue 9, before)"
 HELLO_TIMEOUT = 10.0

@@ -29,13 +29,14 @@ import os
 import socket
 import statistics
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from machine import machine_noise  # noqa: E402  (bench/machine.py)
 
 TARGET_P95_MS = 250.0
 ADMIN = ("bench-admin", "bench-admin-password-1")
@@ -144,16 +145,6 @@ def report(label: str, viewers: int, results: list[dict]) -> bool:
     return met and complete
 
 
-def machine_noise(rounds: int = 9) -> tuple[float, float]:
-    """Best and median of a fixed pure-Python loop: how much this machine's speed swings by itself."""
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(1_000_000):
-            total += i
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times)
 
 
 def main() -> int:
