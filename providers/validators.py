@@ -124,7 +124,29 @@ def _check_json_object(value: Any, what: str) -> dict:
     for key in value:
         if not key or len(key) > JSON_KEY_MAX:
             raise ValidationError(f"{what} keys are 1 to {JSON_KEY_MAX} characters.", code="invalid_key")
+    _check_storable_text(value, what)
     return value
+
+
+def _unstorable(text: str) -> bool:
+    """A NUL character or a lone surrogate: JSON can carry both, but PostgreSQL's jsonb refuses
+    the first and UTF-8 cannot encode the second (as DRF's text fields refuse them)."""
+    return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _check_storable_text(value: Any, what: str) -> None:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and _unstorable(item):
+            raise ValidationError(
+                f"{what} may not contain NUL characters or unpaired surrogates.", code="invalid_characters"
+            )
 
 
 def _is_scalar(value: Any) -> bool:

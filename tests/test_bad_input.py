@@ -253,3 +253,27 @@ def test_a_provider_answering_deeply_nested_json_fails_its_check_as_not_json(adm
         server.server_close()
     assert (body["ok"], body["error_code"]) == (False, "bad_endpoint")
     assert "is not JSON" in body["error_message"]
+
+
+@pytest.mark.parametrize("field", ["capabilities", "metadata"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"tools\u0000": True},  # a NUL in a key (PostgreSQL's jsonb refuses it: it was a 500)
+        {"region": "eu\u0000west"},
+        {"nested": {"deep": ["ok", "a\u0000b"]}},
+        {"region": "\ud83d"},  # an unpaired surrogate: UTF-8 cannot store it
+    ],
+)
+def test_text_that_cannot_be_stored_is_400_naming_the_field(admin_client, provider_factory, field, value):
+    if field == "metadata" and "nested" in value:
+        value = {"tags": ["ok", "a\u0000b"]}  # metadata is flat
+    # Written as JSON escapes (`\\u0000`, `\\ud83d`), as a client would send them.
+    created = admin_client.post("/api/providers", json.dumps({**NEW, field: value}), content_type="application/json")
+    assert created.status_code == 400, created.content
+    assert field in json.dumps(created.json())
+    assert "NUL characters or unpaired surrogates" in json.dumps(created.json())
+    provider_factory(id="p1")
+    patched = admin_client.patch("/api/providers/p1", json.dumps({field: value}), content_type="application/json")
+    assert patched.status_code == 400, patched.content
+    assert not Provider.objects.filter(pk=NEW["id"]).exists()
