@@ -11,7 +11,7 @@ import contextvars
 import re
 import uuid
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from core.middleware import SyncAndAsyncMiddleware
 
 _current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _current_client_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -28,21 +28,9 @@ def current_client_request_id() -> str | None:
     return _current_client_request_id.get()
 
 
-class RequestIdMiddleware:
-    # Sync and async capable: under ASGI it stays on the event loop (core/static.py says why);
-    # the context variables reach the view's thread, which asgiref runs in a copy of the context.
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+class RequestIdMiddleware(SyncAndAsyncMiddleware):
+    # The context variables reach the view's thread, which asgiref runs in a copy of the context.
+    def handle(self, request):
         tokens = self._begin(request)
         try:
             response = self.get_response(request)
@@ -51,7 +39,7 @@ class RequestIdMiddleware:
         response["X-Request-ID"] = request.request_id
         return response
 
-    async def _acall(self, request):
+    async def ahandle(self, request):
         tokens = self._begin(request)
         try:
             response = await self.get_response(request)

@@ -13,7 +13,8 @@ Websockets never pass through Django's middleware: `WebsocketAccessLog` wraps th
 application (config/asgi.py) and writes a line when the handshake is answered (101 accepted,
 403 refused) and one when an accepted socket closes, with how long it was open.
 
-Both sync and async capable, so under ASGI it runs on the event loop and adds no thread hop.
+Callable in either mode (core/middleware.py), so under ASGI it runs on the event loop and adds
+no thread hop.
 """
 
 from __future__ import annotations
@@ -21,33 +22,21 @@ from __future__ import annotations
 import logging
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
 from core.logcontext import request_context, request_fields
+from core.middleware import SyncAndAsyncMiddleware
 
 logger = logging.getLogger("access")
 
 
-class AccessLogMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+class AccessLogMiddleware(SyncAndAsyncMiddleware):
+    def handle(self, request):
         started = time.perf_counter()
         with request_context(request):
             response = self.get_response(request)
         log_access(request, response, started)
         return response
 
-    async def _acall(self, request):
+    async def ahandle(self, request):
         started = time.perf_counter()
         with request_context(request):
             response = await self.get_response(request)

@@ -1,16 +1,25 @@
-"""`Cache-Control: no-store` on every response the site sends: pages, the login page, redirects,
-errors and the API alike. Provider, vault, audit and token data must not stay in a browser's or
-a proxy's cache (spec §7); a stricter header already set (the admin's never_cache) is kept.
+"""Middleware helpers: `Cache-Control: no-store` on every response, and the base of a middleware
+that Django may call in either mode.
 
-Sync and async capable, so under ASGI it runs on the event loop and adds no thread hop
-(core/static.py says why that matters)."""
+No-store: pages, the login page, redirects, errors and the API alike. Provider, vault, audit
+and token data must not stay in a browser's or a proxy's cache (spec §7); a stricter header
+already set (the admin's never_cache) is kept.
+
+Either mode: under ASGI, Django runs the middleware chain on the event loop as far as every
+middleware allows; one synchronous-only middleware sends each request from the loop to a new
+thread, back to the loop for the async-capable ones below it, then to a thread again for the
+view. The site's own middleware are therefore all `SyncAndAsyncMiddleware` (core/static.py for
+WhiteNoise; docs/performance.md, "The provider API")."""
 
 from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 
-class NoStoreMiddleware:
+class SyncAndAsyncMiddleware:
+    """Subclasses write `handle(request)` for the synchronous chain and `ahandle(request)` (a
+    coroutine) for the asynchronous one; Django picks the mode by the middleware below."""
+
     sync_capable = True
     async_capable = True
 
@@ -21,11 +30,20 @@ class NoStoreMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
+        return self.ahandle(request) if self.is_async else self.handle(request)
+
+    def handle(self, request):
+        raise NotImplementedError
+
+    async def ahandle(self, request):
+        raise NotImplementedError
+
+
+class NoStoreMiddleware(SyncAndAsyncMiddleware):
+    def handle(self, request):
         return self.no_store(self.get_response(request))
 
-    async def _acall(self, request):
+    async def ahandle(self, request):
         return self.no_store(await self.get_response(request))
 
     @staticmethod

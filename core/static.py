@@ -1,37 +1,30 @@
 """WhiteNoise, without putting every request of the site on a thread.
 
-WhiteNoise's middleware is synchronous only. Under ASGI, Django runs the middleware chain on the
-event loop as far as every middleware allows it; one synchronous middleware near the top sends
-each request from the loop to a new thread, back to the loop for the async-capable middleware
-below it, then to a thread again for the view (three hops, one of which starts a thread). This
-subclass is async-capable: a request for a static file is answered by WhiteNoise (its file
-lookup is a dictionary read; the file itself is streamed by Django), and any other request goes
-on down the chain without leaving the loop. docs/performance.md, "The provider API".
+WhiteNoise's middleware is synchronous only; near the top of the chain it would send every
+request, static or not, through two extra thread hops under ASGI (core/middleware.py says why).
+This subclass may be called in either mode: a request for a static file is answered by WhiteNoise
+(its lookup is a dictionary read; Django streams the file), and any other request goes on down
+the chain without leaving the event loop.
 """
 
 from __future__ import annotations
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from core.middleware import SyncAndAsyncMiddleware
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    sync_capable = True
-    async_capable = True
 
+class StaticFilesMiddleware(SyncAndAsyncMiddleware, WhiteNoiseMiddleware):
     def __init__(self, get_response=None, *args, **kwargs):
-        super().__init__(get_response, *args, **kwargs)
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        WhiteNoiseMiddleware.__init__(self, get_response, *args, **kwargs)
+        SyncAndAsyncMiddleware.__init__(self, get_response)
 
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
-        return super().__call__(request)
+    def handle(self, request):
+        return WhiteNoiseMiddleware.__call__(self, request)
 
-    async def _acall(self, request):
-        if self.autorefresh:
+    async def ahandle(self, request):
+        if self.autorefresh:  # development only: looks on the disk
             static_file = await sync_to_async(self.find_file, thread_sensitive=False)(request.path_info)
         else:
             static_file = self.files.get(request.path_info)
