@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -240,6 +241,28 @@ def postgres_scratch_database(base_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def database_params() -> list:
+    """pytest params for a test that must hold on either database: SQLite always, and PostgreSQL
+    as well when DATABASE_URL names it (the PostgreSQL pass runs both). Use with `site_on`."""
+    params = [pytest.param(None, id="sqlite")]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        params.append(pytest.param(url, id="postgresql"))
+    return params
+
+
+@contextmanager
+def site_on(base_url: str | None, **kwargs) -> Iterator[SiteProcess]:
+    """A served site on SQLite (`None`) or on a scratch database next to the PostgreSQL one
+    `base_url` names (a `database_params` value). Keyword arguments go to `site_process`."""
+    if base_url is None:
+        with site_process(**kwargs) as site:
+            yield site
+    else:
+        with postgres_scratch_database(base_url) as url, site_process(database_url=url, **kwargs) as site:
+            yield site
 
 
 @contextmanager

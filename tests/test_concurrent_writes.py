@@ -7,7 +7,6 @@ a SQLite file, and on PostgreSQL too when the suite runs with a PostgreSQL DATAB
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import socket
 import threading
@@ -17,7 +16,7 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.site_process import postgres_scratch_database, site_process
+from tests.site_process import database_params, site_on
 
 PROVIDERS = [f"p{i}" for i in range(8)]
 PATCHES = 30
@@ -33,23 +32,10 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def _databases():
-    yield pytest.param(None, id="sqlite")
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        yield pytest.param(url, id="postgresql")
-
-
-@pytest.fixture(params=list(_databases()))
+@pytest.fixture(params=database_params())
 def site(request):
-    base_url = request.param
-    env = {"THROTTLE_PROBES": "1000/min", "THROTTLE_SECRETS": "1000/min"}
-    if base_url is None:
-        with site_process(env=env) as site:
-            yield site
-    else:
-        with postgres_scratch_database(base_url) as url, site_process(database_url=url, env=env) as site:
-            yield site
+    with site_on(request.param, env={"THROTTLE_PROBES": "1000/min", "THROTTLE_SECRETS": "1000/min"}) as site:
+        yield site
 
 
 def test_fifty_concurrent_writes_get_no_server_error(site):

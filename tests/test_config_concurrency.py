@@ -5,33 +5,21 @@ PostgreSQL too when the suite runs with a PostgreSQL DATABASE_URL."""
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
 import pytest
 
-from tests.site_process import postgres_scratch_database, site_process
+from tests.site_process import database_params, site_on
 
 WRITERS = 6
 
 
-def _databases():
-    yield pytest.param(None, id="sqlite")
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        yield pytest.param(url, id="postgresql")
-
-
-@pytest.fixture(params=list(_databases()))
+@pytest.fixture(params=database_params())
 def site(request):
-    if request.param is None:
-        with site_process() as site:
-            yield site
-    else:
-        with postgres_scratch_database(request.param) as url, site_process(database_url=url) as site:
-            yield site
+    with site_on(request.param) as site:
+        yield site
 
 
 def test_of_concurrent_applies_at_one_version_one_wins(site):
