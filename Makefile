@@ -30,6 +30,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 migrate: install
+	@mkdir -p "$${VAR_DIR:-var}"  # the SQLite file's folder (with DEBUG on, the vault's key file makes it too)
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
@@ -37,6 +38,9 @@ seed: migrate
 
 ## Serve the site on http://$(HOST):$(PORT) with daphne, with the provider simulator beside it.
 run: seed
+	@# With DEBUG off, static files are served from STATIC_ROOT under hashed names: collect them first.
+	@if $(BIN)/python -c "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup(); from django.conf import settings; raise SystemExit(not settings.STATIC_MANIFEST)"; then \
+		echo "Collecting static files (STATIC_ROOT)"; $(BIN)/python manage.py collectstatic --noinput -v 0; fi
 	@$(BIN)/python manage.py simulate_providers --port $(SIMULATOR_PORT) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	echo "Provider simulator on http://127.0.0.1:$(SIMULATOR_PORT) (pid $$sim)"; \
