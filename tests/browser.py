@@ -34,3 +34,13 @@ def browser_page(viewport=(1280, 900)):
             yield context.new_page()
         finally:
             browser.close()
+
+
+def sign_in(page, base_url: str, username: str = "alice", password: str = "pw-alice") -> None:
+    """Through the sign-in page, as one of the standing test users (conftest.py: alice is the
+    admin), then wait for the top bar's role badge."""
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=role-badge]")

@@ -10,19 +10,11 @@ import yaml
 
 from audit.models import AuditEvent
 from providers.models import Provider
-from tests.browser import browser_page
+from tests.browser import browser_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-def sign_in(page, base_url: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "pw-alice")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=role-badge]")
 
 
 def test_admin_checks_a_file_and_applies_it(live_server, admin_user, provider_factory):

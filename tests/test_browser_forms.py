@@ -8,7 +8,7 @@ import pytest
 
 from health.simulator import Route, SimulatorServer
 from providers.models import Provider
-from tests.browser import browser_page
+from tests.browser import browser_page, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,14 +25,6 @@ def save_screenshot(page, name: str) -> None:
     """Rewritten only on request (`UPDATE_SCREENSHOTS=1`, as `make screenshots` sets)."""
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         page.screenshot(path=f"docs/screenshots/{name}.png", full_page=True)
-
-
-def sign_in(page, base_url: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "pw-alice")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=role-badge]")
 
 
 def test_admin_creates_edits_with_preview_archives_and_undoes(live_server, admin_user, provider_factory, ollama):
