@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from bench_list_page import grow_fleet, machine_noise
-from django_setup import setup_django  # bench/django_setup.py, beside this script
+from django_setup import bench_admin, setup_django  # bench/django_setup.py, beside this script
 
 RATIO_TARGET = 15.0
 PATCH_SAMPLE = 20
@@ -52,14 +52,11 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-config-"))
     setup_django(tmp)
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
-    admin = get_user_model().objects.create_user("bench-admin", is_staff=True)
-    admin.groups.add(Group.objects.get(name="admin"))
+    admin = bench_admin()
     client = APIClient()
     client.force_authenticate(admin)
 

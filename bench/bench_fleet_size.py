@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_api_throughput import bench_database  # noqa: E402
 from bench_list_page import grow_fleet, machine_noise  # noqa: E402
+from django_setup import bench_admin  # noqa: E402
 
 TARGET_RATIO = 15.0  # §6: with a day of history
 TARGET_RATIO_LIST = 10.0  # §5: the list and the page
@@ -140,13 +141,10 @@ def main() -> int:
     try:
         tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-size-"))
         setup(tmp, database_url)
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Group
         from django.db import connections
         from django.test import Client
 
-        admin = get_user_model().objects.create_user("bench-admin", is_staff=True)
-        admin.groups.add(Group.objects.get(name="admin"))
+        admin = bench_admin()
         client = Client()
         client.force_login(admin)
         where = "PostgreSQL" if database_url else "SQLite"

@@ -25,7 +25,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from django_setup import setup_django  # bench/django_setup.py, beside this script
+from django_setup import bench_admin, setup_django  # bench/django_setup.py, beside this script
 from machine import machine_noise  # bench/machine.py: the machine's own swing
 
 TARGET_MS = 300.0
@@ -109,12 +109,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-list-page-"))
     setup_django(tmp)
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.test import Client
 
-    admin = get_user_model().objects.create_user("bench-admin", is_staff=True)
-    admin.groups.add(Group.objects.get(name="admin"))
+    admin = bench_admin()
     client = Client()
     client.force_login(admin)
 

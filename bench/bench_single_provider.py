@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench_list_page import grow_fleet, machine_noise  # bench/, beside this script
-from django_setup import setup_django
+from django_setup import bench_admin, setup_django
 
 TARGET_RATIO = 1.5  # detail and PATCH at the largest size within 1.5x of the smallest
 BASELINE = "before the cache (issue 9): detail 4.6-6.1x at 1,000 vs 10; create 25 ms at 10, 72 ms at 1,000"
@@ -93,12 +93,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-single-provider-"))
     setup_django(tmp)
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
     from django.test import Client
 
-    admin = get_user_model().objects.create_user("bench-admin", is_staff=True)
-    admin.groups.add(Group.objects.get(name="admin"))
+    admin = bench_admin()
     client = Client()
     client.force_login(admin)
 

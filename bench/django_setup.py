@@ -30,3 +30,13 @@ def setup_django(tmp: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def bench_admin(username: str = "bench-admin"):
+    """A user in the admin role (the group the migrations create), for the benches' requests."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    admin = get_user_model().objects.create_user(username, is_staff=True)
+    admin.groups.add(Group.objects.get(name="admin"))
+    return admin
