@@ -86,7 +86,7 @@ def chain_version() -> tuple:
     return (connection.alias, *row)
 
 
-def _inside_own_transaction() -> bool:
+def inside_own_transaction() -> bool:
     """Whether this connection has uncommitted writes of its own could be in view: an atomic
     block other than the one a test case wraps every test in."""
     if not connection.in_atomic_block:
@@ -106,7 +106,7 @@ def store(version: tuple, inputs: dict[str, RoutingInput], chain: Chain | None =
     global _cached
     if chain is None:
         chain = compute_chain(inputs.values())
-    if not _inside_own_transaction():
+    if not inside_own_transaction():
         with _lock:
             _cached = (version, chain, inputs)
     return chain

@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from guardian.shortcuts import get_objects_for_user
 
-from console.chaincache import _inside_own_transaction, chain_version
+from console.chaincache import chain_version, inside_own_transaction
 from providers.models import Provider
 
 MAX_ENTRIES = 256
@@ -75,7 +75,7 @@ def lookup(key: tuple) -> Any | None:
 
 
 def store(key: tuple, data: Any) -> None:
-    if _inside_own_transaction():
+    if inside_own_transaction():
         return
     with _lock:
         _answers[key] = (time.monotonic(), data)
