@@ -38,6 +38,7 @@ not stored: it may show writes that are rolled back.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from django.db import connection
@@ -145,12 +146,32 @@ def chain_after_change(provider: Provider, *, endpoint_changed: bool = False) ->
         fields = provider_routing_fields(provider)
         before = inputs.get(provider.id)
         # A new provider has no secret and no check yet; an edited one keeps its own.
-        inputs[provider.id] = (
+        after = (
             before.with_changes(**fields) if before is not None
             else RoutingInput(id=provider.id, **fields, secret_present=False, secret_bound=False)
         )
-        return store(version, inputs)
+        inputs[provider.id] = after
+        relabelled = _relabelled(stored[1], before, after) if before is not None else None
+        return store(version, inputs, relabelled)
     return cached_chain()
+
+
+def _relabelled(chain: Chain, before: RoutingInput, after: RoutingInput) -> Chain | None:
+    """The chain after a change to the provider's display name or models only, which only its
+    own node shows: no other node's place, state or reason moves, so the stored chain is copied
+    with that one node replaced instead of being computed again (sorting and wording every node
+    made a rename at 1,000 providers cost more than at 10). None for any other change."""
+    if after.with_changes(display_name=before.display_name, models=before.models) != before:
+        return None
+    nodes = [
+        replace(node, display_name=after.display_name or after.name, models=list(after.models))
+        if node.provider_id == after.id else node
+        for node in chain.nodes
+    ]
+    return Chain(
+        nodes=nodes, active_provider_id=chain.active_provider_id, active_reason=chain.active_reason,
+        excluded=chain.excluded,
+    )
 
 
 def _moved_by_one_change(before: tuple, after: tuple, *, created: bool) -> bool:

@@ -162,6 +162,32 @@ def test_a_chain_computed_inside_a_rolled_back_transaction_is_not_kept(admin_use
     assert chaincache.cached_chain() is kept
 
 
+def test_a_rename_relabels_the_stored_chain_without_computing_it(admin_client, admin_user, provider_factory, monkeypatch):
+    """A PATCH of the display name or the models only changes that provider's own node: the
+    chain served is the stored one with the node relabelled (no chain computed, so its cost
+    does not grow with the fleet), and it is the chain computed from the database."""
+    grow(provider_factory, admin_user, 0, 8)
+    assert_served_is_fresh(admin_client)
+    admin_client.get("/api/routing-chain")  # stored again after the fresh process's check
+    computed = []
+    real = chaincache.compute_chain
+    monkeypatch.setattr(chaincache, "compute_chain", lambda inputs: computed.append(1) or real(inputs))
+    for pid, change in [
+        ("fleet-001", {"display_name": "Renamed one"}),  # a serving node
+        ("fleet-004", {"fallback_models": ["spare-model"]}),  # a skipped (unreachable) node
+        ("fleet-006", {"display_name": "Renamed six", "default_model": "other-model"}),  # disabled: no node
+    ]:
+        response = admin_client.patch(f"/api/providers/{pid}", change, format="json")
+        assert response.status_code == HTTPStatus.OK, response.content
+        assert response.json()["routing_intent"] == expected_intents([pid])[pid]
+        assert served_chain(admin_client) == fresh_chain()
+    assert computed == []
+    # Anything else (here a priority, which may move the node) is computed afresh.
+    assert admin_client.patch("/api/providers/fleet-001", {"priority": 49}, format="json").status_code == HTTPStatus.OK
+    assert computed == [1]
+    assert served_chain(admin_client) == fresh_chain()
+
+
 @pytest.mark.parametrize("role", ["admin", "viewer"])
 def test_single_provider_responses_make_the_same_queries_at_5_and_50_providers(
     client, role, admin_user, viewer_user, provider_factory
