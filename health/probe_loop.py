@@ -30,6 +30,9 @@ T = TypeVar("T")
 # must not queue behind the default executor's handful of threads.
 RESOLVER_THREADS = 32
 
+# Probes started per turn of the loop in a run (see run_all): 8-16 measured best at 1,000.
+START_WAVE = 16
+
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_thread: threading.Thread | None = None
@@ -92,7 +95,15 @@ def run_all(calls: list[Callable[[], T]], limit: int, on_done: Callable[[T], Non
 
     async def every() -> None:
         gate = asyncio.Semaphore(max(1, limit))
-        await asyncio.gather(*(one(call, gate) for call in calls))
+        running = []
+        # Started a wave at a time, the loop turning between waves: the first requests are on
+        # the wire at once and their answers are read while later probes connect. All started
+        # in one go, each of a thousand probes took its first step (connect) before any took its
+        # second, so no request left before the loop had spent the CPU of a thousand connects,
+        # and the loop then sat idle for the endpoints' whole latency.
+        for start in range(0, len(calls), START_WAVE):
+            running.extend(asyncio.ensure_future(one(call, gate)) for call in calls[start : start + START_WAVE])
+            await asyncio.sleep(0)
+        await asyncio.gather(*running)
 
     return asyncio.run_coroutine_threadsafe(every(), loop())
-
