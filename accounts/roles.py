@@ -15,6 +15,8 @@ VIEWER_PERMISSIONS = [
     "providers.view_provider",
     "audit.view_auditevent",
     "health.view_healthcheck",
+    "alerts.view_alertchannel",
+    "alerts.view_alertdelivery",
 ]
 
 ADMIN_PERMISSIONS = VIEWER_PERMISSIONS + [
@@ -24,6 +26,9 @@ ADMIN_PERMISSIONS = VIEWER_PERMISSIONS + [
     "providers.test_provider",
     "secrets_vault.manage_secrets",
     "secrets_vault.view_secretversion",
+    "alerts.add_alertchannel",
+    "alerts.change_alertchannel",
+    "alerts.delete_alertchannel",
     # The Django admin: every user's API tokens (seen, revoked by the "revoke" action) and the
     # sign-in lockouts of django-axes (an admin unlocks a user by deleting the attempt row).
     "accounts.view_apitoken",

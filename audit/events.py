@@ -1,6 +1,7 @@
 """`record_event()` and `record_events()`: the one way anything writes to the audit log.
 
-Call them inside the transaction of the change they record. The rows are broadcast to the
+Call them inside the transaction of the change they record. `audit.signals.events_recorded` is
+sent in that transaction with the new rows (the alerts' outbox is written there). The rows are broadcast to the
 channel-layer group `events` only once that transaction commits, so a rolled-back change (or a
 rolled-back savepoint) never reaches a console; the broadcast itself runs off the request path
 (audit/broadcast.py). `record_events()` writes many rows of one type with one INSERT.
@@ -17,6 +18,7 @@ from django.db import transaction
 from audit.broadcast import EVENTS_GROUP, broadcaster
 from audit.middleware import current_client_request_id, current_request_id
 from audit.models import AuditEvent
+from audit.signals import events_recorded
 from core.actors import actor_name
 from core.masking import MASK
 from core.timefmt import iso_utc
@@ -35,6 +37,7 @@ def record_event(
 ) -> AuditEvent:
     row = _new_row(event, provider_id=provider_id, actor=actor, summary=summary, payload=payload, request_id=request_id)
     row.save(force_insert=True)
+    events_recorded.send(AuditEvent, rows=[row])
     _broadcast_on_commit([row])
     return row
 
@@ -46,6 +49,7 @@ def record_events(event: str, entries: Iterable[dict[str, Any]], *, actor=None) 
     if not rows:
         return rows
     rows = AuditEvent.objects.bulk_create(rows)
+    events_recorded.send(AuditEvent, rows=rows)
     _broadcast_on_commit(rows, batch=True)
     return rows
 

@@ -42,6 +42,17 @@ class AuditEvent(models.Model):
         # A refused sign-in (wrong password, unknown user, or locked out): the user name tried
         # and the address, never the password.
         AUTH_LOGIN_FAILED = "auth.login_failed"
+        # A Run all checks that found failures (health/runner.py; one row per run, not per check).
+        CHECKS_FAILED = "checks.failed"
+        # The provider the routing chain serves with changed (alerts/serving.py notices it).
+        CHAIN_SERVING_CHANGED = "chain.serving_changed"
+        # Alert channels (alerts/): their changes, their webhook secret, a test alert asked for.
+        ALERT_CHANNEL_CREATED = "alert_channel.created"
+        ALERT_CHANNEL_UPDATED = "alert_channel.updated"
+        ALERT_CHANNEL_DELETED = "alert_channel.deleted"
+        ALERT_CHANNEL_SECRET_UPDATED = "alert_channel.secret_updated"
+        ALERT_CHANNEL_SECRET_CLEARED = "alert_channel.secret_cleared"
+        ALERT_TEST = "alert.test"
 
     event = models.CharField(max_length=40, choices=Event.choices, db_index=True)
     # A plain id, not a foreign key: the audit app knows nothing of the others, and the row

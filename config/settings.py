@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "health",
     "console",
     "operations",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -373,6 +374,25 @@ HEALTH_DEGRADED_SUCCESS_RATE = env.float("HEALTH_DEGRADED_SUCCESS_RATE", default
 # secret and health change) is unchanged: the health windows move with the clock alone.
 # 0 turns the reuse off (console/listcache.py).
 PROVIDER_LIST_CACHE_SECONDS = env.float("PROVIDER_LIST_CACHE_SECONDS", default=2.0)
+
+# --- Alerts (alerts/, docs/alerts.md) ---
+# The site's address as operators reach it: the link to a provider in a Slack message or email.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# A delivery that fails is tried again after ALERT_RETRY_BASE_SECONDS, then twice that, … (at
+# most ALERT_RETRY_MAX_SECONDS apart), ALERT_MAX_ATTEMPTS tries in all; then it is `failed`.
+ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=6)
+ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=30.0)
+ALERT_RETRY_MAX_SECONDS = env.float("ALERT_RETRY_MAX_SECONDS", default=3600.0)
+# One webhook or Slack request's deadline (through the probes' HTTP seam, health/http.py).
+ALERT_TIMEOUT_MS = env.int("ALERT_TIMEOUT_MS", default=5000)
+# How often `deliver_alerts` (and the checker between its rounds) looks for alerts to send.
+ALERT_POLL_SECONDS = env.float("ALERT_POLL_SECONDS", default=2.0)
+# Email alerts go through Django's email backend: the console by default; EMAIL_URL
+# (smtp://user:password@host:587/?tls=True, django-environ's form) for SMTP.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(_email)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="provider-console@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Prometheus (operations/metrics_view.py, docs/metrics.md) ---
 # The scraper's bearer token for GET /metrics (no user behind it); empty: only viewers' and

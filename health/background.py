@@ -32,6 +32,7 @@ from core.timefmt import iso_utc
 from health import locking
 from health.models import SchedulerLock
 from health.runner import run_checks
+from health.runreport import record_failed_run
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def _run(providers: list[Provider], actor: Any, deep: bool, run_id: str, holder:
         result = run_checks(
             providers, deep=deep, actor=actor, record_as_they_finish=True, run_id=run_id, on_recorded=renew
         )
+        record_failed_run(result, actor=actor, run_id=run_id)
         logger.info(
             "check run %s: %s checked, %s passed, %s failed in %s ms",
             run_id, result.checked, result.passed, result.failed, result.duration_ms,

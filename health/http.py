@@ -358,23 +358,33 @@ class ProbeClient:
     def _target(self) -> str:
         return f"{self._origin[1]}:{self._origin[2]}"
 
-    def request(self, method: str, path: str, *, json: Any = None) -> ProbeResponse:
+    def request(
+        self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ProbeResponse:
+        """One exchange. `data` (raw bytes, sent as they are: a signature over them stays true)
+        and `headers` are for the alerts' webhooks; probes send `json`."""
         url = self.url(path)
         verify = ca_bundle()
         if verify is not True and origin_of(url)[0] == "https" and not os.path.isfile(str(verify)):
             raise errors.tls_error(self._target(), "ca_bundle")
-        return probe_loop.wait(self._request(method, url, json))
+        return probe_loop.wait(self._request(method, url, json, data, headers))
 
-    async def _request(self, method: str, url: str, json: Any) -> ProbeResponse:
+    async def _request(
+        self, method: str, url: str, json: Any, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> ProbeResponse:
         if self.session is not None:
-            return await self._attempts(self.session, method, url, json)
+            return await self._attempts(self.session, method, url, json, data, headers)
         own = ProbeSession()
         try:
-            return await self._attempts(own, method, url, json)
+            return await self._attempts(own, method, url, json, data, headers)
         finally:
             await own.aclose()
 
-    async def _attempts(self, session: ProbeSession, method: str, url: str, json: Any) -> ProbeResponse:
+    async def _attempts(
+        self, session: ProbeSession, method: str, url: str, json: Any, data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ProbeResponse:
         parts = urlsplit(url)
         shown_path = parts.path or "/"
         attempt = 0
@@ -386,7 +396,7 @@ class ProbeClient:
                 # headers and every read of the body (loop time is time.monotonic()).
                 async with asyncio.timeout_at(self.deadline):
                     check_address_literal(parts.hostname or "")
-                    return await self._send_once(session, method, url, shown_path, json)
+                    return await self._send_once(session, method, url, shown_path, json, data, headers)
             except BlockedAddress as exc:
                 raise errors.blocked(exc.address, exc.network) from None
             except TimeoutError:  # asyncio.timeout_at's, and aiohttp's own timeouts
@@ -414,13 +424,15 @@ class ProbeClient:
                 raise errors.invalid_url() from None
 
     async def _send_once(
-        self, session: ProbeSession, method: str, url: str, shown_path: str, json: Any
+        self, session: ProbeSession, method: str, url: str, shown_path: str, json: Any,
+        data: bytes | None = None, headers: dict[str, str] | None = None,
     ) -> ProbeResponse:
         async with session.client().request(
             method,
             url,
             json=json,
-            headers=self._headers_for(url),
+            data=data,
+            headers={**(headers or {}), **self._headers_for(url)},
             allow_redirects=False,
             ssl=tls_context() if url[:6].lower() == "https:" else True,
         ) as response:

@@ -17,6 +17,7 @@ from core.exceptions import Conflict
 from health import metrics
 from health.models import HealthCheck
 from health.runner import UnknownProviders, providers_to_check, run_checks
+from health.runreport import record_failed_run
 from health.serializers import (
     CheckResultSerializer,
     MetricsSerializer,
@@ -99,6 +100,7 @@ class ProviderTestAllView(HealthAPIView):
         except UnknownProviders as exc:
             raise serializers.ValidationError({"provider_ids": [f"Unknown provider: {pid}" for pid in exc.ids]}) from None
         result = run_checks(providers, actor=request.user)
+        record_failed_run(result, actor=request.user)
         return Response(
             {
                 "checked": result.checked,

@@ -30,6 +30,7 @@ from django.db import DatabaseError, close_old_connections, connections
 from health import locking
 from health.background import current_run
 from health.heartbeat import Heartbeat
+from health.signals import checker_idle
 
 logger = logging.getLogger("health.watch")
 
@@ -72,10 +73,17 @@ class Watcher:
 
     def _sleep_until(self, moment: float) -> None:
         while not self.stopping:
+            self._idle()
             remaining = moment - time.monotonic()
             if remaining <= 0:
                 return
             sleep(min(remaining, SLEEP_STEP))
+
+    def _idle(self) -> None:
+        """What the process does besides probing (health/signals.py): never stops the checker."""
+        for receiver, error in checker_idle.send_robust(Watcher, holder=self.holder):
+            if error is not None:
+                logger.warning("%s failed between rounds: %s", getattr(receiver, "__qualname__", receiver), error)
 
     # -- leadership --------------------------------------------------------------------------
     @property

@@ -28,6 +28,8 @@ ALLOWED = {
     # What a platform team's tooling calls (health endpoints, metrics, configuration as code)
     # reads the console's read model, so it sits above it.
     "operations": {"console", "providers", "secrets_vault", "health", "audit", "accounts", "core"},
+    # Alerts watch the chain the console keeps (alerts/serving.py), so they sit above it too.
+    "alerts": {"console", "providers", "secrets_vault", "health", "audit", "accounts", "core"},
 }
 # `health` asks the vault only through its small public functions.
 HEALTH_VAULT_ENTRY = "secrets_vault.api"

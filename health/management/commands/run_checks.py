@@ -20,6 +20,7 @@ from health.locking import LockHeld, scheduler_lock
 from health.models import HealthCheck
 from health.retention import purge_history
 from health.runner import ProbeOutcome, RunResult, UnknownProviders, providers_to_check, run_checks
+from health.runreport import record_failed_run
 from health.watch import Watcher
 from providers.models import Provider
 
@@ -84,6 +85,7 @@ class Command(BaseCommand):
             return EXIT_PASSED
         progress = self.progress(len(providers))
         result = self.last_result = run_checks(providers, deep=deep, actor=ACTOR, on_result=progress)
+        record_failed_run(result, actor=ACTOR)
         self.print_table(providers, result)
         return EXIT_FAILED if result.failed else EXIT_PASSED
 
