@@ -17,7 +17,27 @@ CONTRACT (used by providers/ and health/; keep these signatures):
 - VaultError: what the two above raise when the stored value cannot be decrypted; its message
     names the key id and what to do, never a value or key material.
 
-All of these speak about the provider's primary credential (`api_key`), the one probes send.
+Secrets kept for owners other than providers (used by alerts/ for a channel's `webhook_secret`;
+`owner` is a name such as "alert_channel:ops-webhook", `field` an identifier such as
+"webhook_secret"). None of these records an audit event: the caller records its own in the same
+transaction (each joins the caller's transaction). Values are validated as provider secrets are.
+
+- set_owned_secret(owner, field, value, *, actor=None, rotate=False) -> dict
+    set (rotate=False) refuses with SecretConflict when a value is present; rotate=True refuses
+    when none is. Returns the new version's metadata: {"owner", "field", "action", "present",
+    "version", "touched_at", "touched_by"}. Bad value: ValidationError on the field `value`.
+- clear_owned_secret(owner, field, *, actor=None) -> dict   (SecretConflict when none is present)
+- owned_secret_states(owners, field) -> dict[str, dict]   (one query for any number of owners)
+    each dict: {"present": bool, "version": int | None, "touched_at": datetime | None,
+                "touched_by": str | None}; an owner with no version: present False, the rest None.
+- reveal_owned_secret(owner, field) -> str | None   (plaintext for signing; not cached; raises
+    VaultError naming the key id when the value cannot be decrypted)
+- forget_owned_secrets(owner) -> int   (when the owner is deleted: destroys the key material of
+    every version of every field, keeps the metadata; returns how many versions it destroyed)
+- SecretConflict: the action does not fit the secret's state (the caller's 409).
+A malformed owner or field (a bug in the caller, never user input) raises ValueError.
+
+All of the provider functions speak about the provider's primary credential (`api_key`), the one probes send.
 `secret_last_rotated_at` is when the present value was stored (None when none is present);
 `secret_touched_*` is the last secret action of any kind, a clear included; `secret_version`
 is the current version number (a clear is a version too). `secret_origin` is the origin the
@@ -33,17 +53,21 @@ from types import MappingProxyType
 from typing import Any
 
 from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
 
 from providers.origins import endpoint_origin
+from secrets_vault import owned
 from secrets_vault.credentials import BoundCredential
 from secrets_vault.credentials import get_bound_credential as _get_bound_credential
 from secrets_vault.credentials import get_credential as _get_credential
 from secrets_vault.crypto import VaultError
 from secrets_vault.models import PRIMARY_FIELD, VALUE_ACTIONS, SecretVersion
+from secrets_vault.services import SecretConflict
 
 __all__ = [
     "EMPTY_PROJECTION", "projection", "projections_for", "provider_ids_with_secret", "get_credential",
-    "get_bound_credential", "BoundCredential", "VaultError",
+    "get_bound_credential", "BoundCredential", "VaultError", "set_owned_secret", "clear_owned_secret",
+    "owned_secret_states", "reveal_owned_secret", "forget_owned_secrets", "SecretConflict",
 ]
 
 EMPTY_PROJECTION = MappingProxyType(
@@ -132,3 +156,34 @@ def get_bound_credential(provider) -> BoundCredential | None:
     A probe compares `.origin` with its endpoint's origin and sends nothing when they differ.
     """
     return _get_bound_credential(provider, PRIMARY_FIELD)
+
+
+# --- secrets of other owners (secrets_vault/owned.py) --------------------------------------------
+
+
+@sensitive_variables("value")
+def set_owned_secret(owner: str, field: str, value: str, *, actor=None, rotate: bool = False) -> dict[str, Any]:
+    """Store (`rotate=False`) or replace (`rotate=True`) the value of an owner's secret field."""
+    if rotate:
+        return owned.rotate_secret(owner, field, value, actor=actor)
+    return owned.set_secret(owner, field, value, actor=actor)
+
+
+def clear_owned_secret(owner: str, field: str, *, actor=None) -> dict[str, Any]:
+    """Remove the present value of an owner's secret field."""
+    return owned.clear_secret(owner, field, actor=actor)
+
+
+def owned_secret_states(owners: Iterable[str], field: str) -> dict[str, dict[str, Any]]:
+    """Whether each owner holds a value for `field`, with its version and last touch; one query."""
+    return owned.states(owners, field)
+
+
+def reveal_owned_secret(owner: str, field: str) -> str | None:
+    """The plaintext of an owner's secret field (for signing), or None when none is present."""
+    return owned.reveal(owner, field)
+
+
+def forget_owned_secrets(owner: str) -> int:
+    """Destroy the key material of every version the owner has; for when the owner is deleted."""
+    return owned.forget(owner)

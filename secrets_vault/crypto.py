@@ -8,7 +8,9 @@ Associated data binds the ciphertext and the wrapped key to the provider id, the
 the version and the endpoint origin the value may be sent to (and the wrapped key also to its
 kid), so bytes copied to another row, field, version or origin fail authentication instead of
 decrypting. Versions stored before origins existed carry `origin=None` and the first format of
-associated data (`secrets_vault.v1`, without the origin); they still decrypt.
+associated data (`secrets_vault.v1`, without the origin); they still decrypt. Secrets kept for
+owners other than providers (`OwnedSecretVersion`, e.g. an alert channel's webhook secret) are
+bound to their owner, field and version under a prefix of their own (`secrets_vault.owned.v1`).
 
 The key ring comes from `settings.VAULT_KEYS`: "kid:base64-32-byte-key,kid2:...". The first
 key encrypts, every listed key decrypts. With `VAULT_KEYS` empty and `DEBUG` on, a development
@@ -32,6 +34,7 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -52,6 +55,7 @@ NONCE_BYTES = 12
 KID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _AAD_PREFIX = b"secrets_vault.v1"  # versions stored before origins existed
 _AAD_PREFIX_ORIGIN = b"secrets_vault.v2"  # with the endpoint origin
+_AAD_PREFIX_OWNED = b"secrets_vault.owned.v1"  # secrets kept for owners other than providers
 
 
 class VaultError(Exception):
@@ -252,35 +256,74 @@ def associated_data(
     return b"\x00".join(parts)
 
 
+def owned_associated_data(purpose: bytes, owner: str, field: str, version: int, kid: str = "") -> bytes:
+    """The associated data of a secret kept for an owner other than a provider (`OwnedSecretVersion`).
+
+    Its own prefix keeps it apart from every provider format: an owner named like a provider id
+    still cannot take a provider's ciphertext, nor give it one.
+    """
+    return b"\x00".join(
+        [_AAD_PREFIX_OWNED, purpose, owner.encode(), field.encode(), str(int(version)).encode(), kid.encode()]
+    )
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """What one envelope is bound to: its associated data, and how error messages name it."""
+
+    aad: Callable[[bytes, str], bytes]  # (purpose, kid) -> associated data
+    where: str  # "openai-prod/api_key v3"
+    elsewhere: str  # where bytes copied into this row could have come from
+
+
+def _provider_binding(provider_id: str, field: str, version: int, origin: str | None) -> _Binding:
+    return _Binding(
+        aad=lambda purpose, kid: associated_data(purpose, provider_id, field, version, kid, origin=origin),
+        where=f"{provider_id}/{field} v{version}",
+        elsewhere="another provider, version or origin",
+    )
+
+
+def _owned_binding(owner: str, field: str, version: int) -> _Binding:
+    return _Binding(
+        aad=lambda purpose, kid: owned_associated_data(purpose, owner, field, version, kid),
+        where=f"{owner}/{field} v{version}",
+        elsewhere="another owner, field or version",
+    )
+
+
 @sensitive_variables("plaintext", "data_key")
-def encrypt(
-    plaintext: str, *, provider_id: str, field: str, version: int, origin: str, ring: KeyRing | None = None
-) -> Envelope:
-    """Encrypt `plaintext` for one version of one provider's field, to be sent only to `origin`."""
+def _seal(plaintext: str, binding: _Binding, origin: str | None, ring: KeyRing | None) -> Envelope:
     ring = ring or get_key_ring()
     kid = ring.active_kid
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(data_key).encrypt(
-        nonce, plaintext.encode("utf-8"), associated_data(b"data", provider_id, field, version, origin=origin)
-    )
+    ciphertext = AESGCM(data_key).encrypt(nonce, plaintext.encode("utf-8"), binding.aad(b"data", ""))
     key_nonce = os.urandom(NONCE_BYTES)
-    wrapped = ring.kek(kid).encrypt(
-        key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid, origin=origin)
-    )
+    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, binding.aad(b"key", kid))
     return Envelope(
         kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=nonce, ciphertext=ciphertext, origin=origin
     )
 
 
-def _where(provider_id: str, field: str, version: int, envelope: Envelope) -> str:
-    return f"{provider_id}/{field} v{version} (vault key {envelope.kid!r})"
+@sensitive_variables("plaintext")
+def encrypt(
+    plaintext: str, *, provider_id: str, field: str, version: int, origin: str, ring: KeyRing | None = None
+) -> Envelope:
+    """Encrypt `plaintext` for one version of one provider's field, to be sent only to `origin`."""
+    return _seal(plaintext, _provider_binding(provider_id, field, version, origin), origin, ring)
 
 
-def _failed_authentication(what: str, provider_id: str, field: str, version: int, envelope: Envelope) -> DecryptionError:
+@sensitive_variables("plaintext")
+def encrypt_owned(plaintext: str, *, owner: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+    """Encrypt `plaintext` for one version of an owner's field (no origin: the owner decides where it goes)."""
+    return _seal(plaintext, _owned_binding(owner, field, version), None, ring)
+
+
+def _failed_authentication(what: str, binding: _Binding, envelope: Envelope) -> DecryptionError:
     return DecryptionError(
-        f"The {what} of secret {_where(provider_id, field, version, envelope)} failed authentication: the row was "
-        "changed or copied from another provider, version or origin, or VAULT_KEYS holds a different key under "
+        f"The {what} of secret {binding.where} (vault key {envelope.kid!r}) failed authentication: the row was "
+        f"changed or copied from {binding.elsewhere}, or VAULT_KEYS holds a different key under "
         f"the id {envelope.kid!r}. Put the right key under {envelope.kid!r} in VAULT_KEYS, restore the row from "
         "a backup, or set the secret again.",
         kid=envelope.kid,
@@ -288,61 +331,75 @@ def _failed_authentication(what: str, provider_id: str, field: str, version: int
 
 
 @sensitive_variables("data_key")
-def unwrap_data_key(
-    envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None
-) -> bytes:
+def _unwrap(envelope: Envelope, binding: _Binding, ring: KeyRing | None) -> bytes:
     ring = ring or get_key_ring()
     if not envelope.wrapped_key or not envelope.key_nonce:
         raise PurgedError("This secret version holds no key material (cleared or purged).")
     kek = ring.kek(envelope.kid)
     try:
-        data_key = kek.decrypt(
-            bytes(envelope.key_nonce),
-            bytes(envelope.wrapped_key),
-            associated_data(b"key", provider_id, field, version, envelope.kid, origin=envelope.origin),
-        )
+        data_key = kek.decrypt(bytes(envelope.key_nonce), bytes(envelope.wrapped_key), binding.aad(b"key", envelope.kid))
     except InvalidTag:
-        raise _failed_authentication("data key", provider_id, field, version, envelope) from None
+        raise _failed_authentication("data key", binding, envelope) from None
     if len(data_key) != KEY_BYTES:
-        raise _failed_authentication("data key", provider_id, field, version, envelope)
+        raise _failed_authentication("data key", binding, envelope)
     return data_key
 
 
+@sensitive_variables("data_key")
+def unwrap_data_key(
+    envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None
+) -> bytes:
+    return _unwrap(envelope, _provider_binding(provider_id, field, version, envelope.origin), ring)
+
+
 @sensitive_variables("plaintext", "data_key", "raw")
-def decrypt(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> str:
+def _open(envelope: Envelope, binding: _Binding, ring: KeyRing | None) -> str:
     if envelope.ciphertext is None or envelope.nonce is None:
-        raise PurgedError(f"Secret {provider_id}/{field} v{version} holds no value (cleared or purged).")
-    data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
+        raise PurgedError(f"Secret {binding.where} holds no value (cleared or purged).")
+    data_key = _unwrap(envelope, binding, ring)
     try:
-        raw = AESGCM(data_key).decrypt(
-            bytes(envelope.nonce),
-            bytes(envelope.ciphertext),
-            associated_data(b"data", provider_id, field, version, origin=envelope.origin),
-        )
+        raw = AESGCM(data_key).decrypt(bytes(envelope.nonce), bytes(envelope.ciphertext), binding.aad(b"data", ""))
     except InvalidTag:
-        raise _failed_authentication("ciphertext", provider_id, field, version, envelope) from None
+        raise _failed_authentication("ciphertext", binding, envelope) from None
     try:
         plaintext = raw.decode("utf-8")
     except UnicodeDecodeError:  # authenticated, so this cannot happen unless written wrongly
         raise DecryptionError(
-            f"Secret {_where(provider_id, field, version, envelope)} is not valid UTF-8; set the secret again.",
+            f"Secret {binding.where} (vault key {envelope.kid!r}) is not valid UTF-8; set the secret again.",
             kid=envelope.kid,
         ) from None
     register_secret(plaintext)
     return plaintext
 
 
+@sensitive_variables("plaintext")
+def decrypt(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> str:
+    return _open(envelope, _provider_binding(provider_id, field, version, envelope.origin), ring)
+
+
+@sensitive_variables("plaintext")
+def decrypt_owned(envelope: Envelope, *, owner: str, field: str, version: int, ring: KeyRing | None = None) -> str:
+    return _open(envelope, _owned_binding(owner, field, version), ring)
+
+
 @sensitive_variables("data_key")
-def rewrap(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
-    """The same ciphertext with its data key wrapped by the ring's active key."""
+def _rewrap(envelope: Envelope, binding: _Binding, ring: KeyRing | None) -> Envelope:
     ring = ring or get_key_ring()
-    data_key = unwrap_data_key(envelope, provider_id=provider_id, field=field, version=version, ring=ring)
+    data_key = _unwrap(envelope, binding, ring)
     kid = ring.active_kid
     key_nonce = os.urandom(NONCE_BYTES)
-    wrapped = ring.kek(kid).encrypt(
-        key_nonce, data_key, associated_data(b"key", provider_id, field, version, kid, origin=envelope.origin)
-    )
+    wrapped = ring.kek(kid).encrypt(key_nonce, data_key, binding.aad(b"key", kid))
     return Envelope(
         kid=kid, wrapped_key=wrapped, key_nonce=key_nonce, nonce=envelope.nonce, ciphertext=envelope.ciphertext,
         origin=envelope.origin,
     )
+
+
+def rewrap(envelope: Envelope, *, provider_id: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+    """The same ciphertext with its data key wrapped by the ring's active key."""
+    return _rewrap(envelope, _provider_binding(provider_id, field, version, envelope.origin), ring)
+
+
+def rewrap_owned(envelope: Envelope, *, owner: str, field: str, version: int, ring: KeyRing | None = None) -> Envelope:
+    """`rewrap` for an owner's secret."""
+    return _rewrap(envelope, _owned_binding(owner, field, version), ring)

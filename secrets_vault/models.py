@@ -135,3 +135,77 @@ class SecretVersion(models.Model):
         if envelope.origin is not None:
             self.origin = envelope.origin
         self.origin_in_aad = envelope.origin is not None
+
+
+OWNER_MAX_LENGTH = 200
+
+
+class OwnedSecretVersion(models.Model):
+    """A version of a secret kept for an owner other than a provider, e.g. an alert channel's
+    `webhook_secret` (owner "alert_channel:ops-webhook").
+
+    The owner is a name, not a foreign key: the apps that own such secrets sit above the vault,
+    which must not import them. Versions are append-only as for `SecretVersion` (set, rotate,
+    clear), encrypted with the same envelope, bound to owner, field and version (no origin: the
+    owner decides where the value goes). When the owner is deleted, `forget` destroys the key
+    material of every version and keeps the metadata, as the purge does.
+
+    Only `secrets_vault.owned` writes these rows, and `rotate_vault_key` / `purge_secrets` update
+    their key material; nothing else edits them.
+    """
+
+    owner = models.CharField(max_length=OWNER_MAX_LENGTH)
+    field = models.CharField(max_length=32)
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=16, choices=SecretAction.choices)
+    is_current = models.BooleanField(default=True)
+
+    # Key material: empty for a clear, destroyed by the purge and by `forget`.
+    kid = models.CharField(max_length=32, blank=True, db_index=True)
+    wrapped_key = models.BinaryField(null=True, blank=True, editable=False)
+    key_nonce = models.BinaryField(null=True, blank=True, editable=False)
+    nonce = models.BinaryField(null=True, blank=True, editable=False)
+    ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SecretVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner", "field", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "field", "version"], name="owned_secret_version_unique"),
+            models.UniqueConstraint(
+                fields=["owner", "field"], condition=Q(is_current=True), name="owned_secret_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.field} v{self.version} ({self.action})"
+
+    @property
+    def holds_value(self) -> bool:
+        return self.action in VALUE_ACTIONS and self.ciphertext is not None
+
+    def envelope(self) -> Envelope:
+        return Envelope(
+            kid=self.kid,
+            wrapped_key=bytes(self.wrapped_key) if self.wrapped_key is not None else b"",
+            key_nonce=bytes(self.key_nonce) if self.key_nonce is not None else b"",
+            nonce=bytes(self.nonce) if self.nonce is not None else None,
+            ciphertext=bytes(self.ciphertext) if self.ciphertext is not None else None,
+        )
+
+    def store(self, envelope: Envelope) -> None:
+        self.kid = envelope.kid
+        self.wrapped_key = envelope.wrapped_key
+        self.key_nonce = envelope.key_nonce
+        self.nonce = envelope.nonce
+        self.ciphertext = envelope.ciphertext

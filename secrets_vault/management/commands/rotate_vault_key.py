@@ -3,7 +3,8 @@
 Procedure (docs/vault.md): put the new key first in VAULT_KEYS and keep the old one after it,
 restart, run this command, check `vault_status`, then remove the old key.
 
-Only the wrapped data keys change; ciphertexts and values do not. Each batch is committed on
+Provider secrets (`SecretVersion`) and the secrets of other owners (`OwnedSecretVersion`) are
+both re-wrapped. Only the wrapped data keys change; ciphertexts and values do not. Each batch is committed on
 its own, so an interrupted run keeps its progress and the next run carries on; rows already on
 the active key are skipped, so running it twice changes nothing the second time.
 """
@@ -15,7 +16,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from secrets_vault import crypto
-from secrets_vault.models import SecretVersion
+from secrets_vault.models import OwnedSecretVersion, SecretVersion
+
+
+def _rewrap_provider_secret(row: SecretVersion, ring: crypto.KeyRing) -> crypto.Envelope:
+    return crypto.rewrap(row.envelope(), provider_id=row.provider_id, field=row.field, version=row.version, ring=ring)
+
+
+def _rewrap_owned_secret(row: OwnedSecretVersion, ring: crypto.KeyRing) -> crypto.Envelope:
+    return crypto.rewrap_owned(row.envelope(), owner=row.owner, field=row.field, version=row.version, ring=ring)
+
+
+# Each table of versions: the model, how one of its rows is re-wrapped, how it is named in an error,
+# and the columns that takes.
+TABLES = (
+    (SecretVersion, _rewrap_provider_secret, lambda row: f"{row.provider_id}/{row.field} v{row.version}",
+     ("pk", "provider_id", "field", "version", "kid", "wrapped_key", "key_nonce", "nonce", "ciphertext", "origin",
+      "origin_in_aad")),
+    (OwnedSecretVersion, _rewrap_owned_secret, lambda row: f"{row.owner}/{row.field} v{row.version}",
+     ("pk", "owner", "field", "version", "kid", "wrapped_key", "key_nonce", "nonce", "ciphertext")),
+)
 
 
 class Command(BaseCommand):
@@ -30,9 +50,10 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         ring = crypto.get_key_ring()
         active = ring.active_kid
-        pending = SecretVersion.objects.exclude(kid=active).exclude(kid="").filter(wrapped_key__isnull=False)
-        total = pending.count()
-        already = SecretVersion.objects.filter(kid=active, wrapped_key__isnull=False).count()
+        pendings = [model.objects.exclude(kid=active).exclude(kid="").filter(wrapped_key__isnull=False)
+                    for model, *_ in TABLES]
+        total = sum(pending.count() for pending in pendings)
+        already = sum(model.objects.filter(kid=active, wrapped_key__isnull=False).count() for model, *_ in TABLES)
         self.stdout.write(f"Active key {active!r}: {total} version(s) to re-wrap, {already} already on it.")
         if dry_run or total == 0:
             self._report(rewrapped=0, already=already, failed={}, dry_run=dry_run, pending=total)
@@ -40,17 +61,18 @@ class Command(BaseCommand):
 
         rewrapped = 0
         failed: dict[str, int] = {}
-        last_pk = 0
-        while True:
-            batch_ids = list(pending.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not batch_ids:
-                break
-            last_pk = batch_ids[-1]
-            done, errors = self._rewrap_batch(batch_ids, ring)
-            rewrapped += done
-            for reason, count in errors.items():
-                failed[reason] = failed.get(reason, 0) + count
-            self.stdout.write(f"  {rewrapped + sum(failed.values())}/{total} processed ({rewrapped} re-wrapped)")
+        for table, pending in zip(TABLES, pendings, strict=True):
+            last_pk = 0
+            while True:
+                batch_ids = list(pending.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size])
+                if not batch_ids:
+                    break
+                last_pk = batch_ids[-1]
+                done, errors = self._rewrap_batch(table, batch_ids, ring)
+                rewrapped += done
+                for reason, count in errors.items():
+                    failed[reason] = failed.get(reason, 0) + count
+                self.stdout.write(f"  {rewrapped + sum(failed.values())}/{total} processed ({rewrapped} re-wrapped)")
 
         self._report(rewrapped=rewrapped, already=already, failed=failed, dry_run=False, pending=total)
         if failed:
@@ -59,33 +81,32 @@ class Command(BaseCommand):
                 "Fix the cause and run the command again."
             )
 
-    def _rewrap_batch(self, ids: list[int], ring: crypto.KeyRing) -> tuple[int, dict[str, int]]:
+    def _rewrap_batch(self, table, ids: list[int], ring: crypto.KeyRing) -> tuple[int, dict[str, int]]:
+        model, rewrap_row, name_of, columns = table
         errors: dict[str, int] = {}
         now = timezone.now()
         with transaction.atomic():
             # Lock the rows (PostgreSQL) and skip any that a concurrent run or purge handled.
             rows = list(
-                SecretVersion.objects.select_for_update()
+                model.objects.select_for_update()
                 .filter(pk__in=ids, wrapped_key__isnull=False)
                 .exclude(kid=ring.active_kid)
-                .only("pk", "provider_id", "field", "version", "kid", "wrapped_key", "key_nonce", "nonce", "ciphertext",
-                      "origin", "origin_in_aad")
+                .only(*columns)
             )
             changed = 0
             for row in rows:
                 try:
-                    envelope = crypto.rewrap(row.envelope(), provider_id=row.provider_id, field=row.field,
-                                             version=row.version, ring=ring)
+                    envelope = rewrap_row(row, ring)
                 except crypto.UnknownKeyError:
                     errors[f"unknown kid {row.kid!r}"] = errors.get(f"unknown kid {row.kid!r}", 0) + 1
                     continue
                 except crypto.VaultError as exc:
                     name = type(exc).__name__
                     errors[name] = errors.get(name, 0) + 1
-                    self.stderr.write(f"  {row.provider_id}/{row.field} v{row.version}: {exc}")
+                    self.stderr.write(f"  {name_of(row)}: {exc}")
                     continue
                 # Compare-and-set: a row purged or re-wrapped meanwhile is left as it is.
-                changed += SecretVersion.objects.filter(pk=row.pk, kid=row.kid, wrapped_key__isnull=False).update(
+                changed += model.objects.filter(pk=row.pk, kid=row.kid, wrapped_key__isnull=False).update(
                     kid=envelope.kid, wrapped_key=envelope.wrapped_key, key_nonce=envelope.key_nonce, rewrapped_at=now
                 )
         return changed, errors

@@ -2,7 +2,8 @@
 
 Exits with an error when some version is protected by a kid that is missing from VAULT_KEYS
 (those values cannot be decrypted until the key is put back). `--new-key` prints a fresh
-`kid:base64key` entry for VAULT_KEYS and touches nothing.
+`kid:base64key` entry for VAULT_KEYS and touches nothing. The counts take in provider secrets and
+the secrets of other owners (`OwnedSecretVersion`) alike.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from secrets_vault import crypto
-from secrets_vault.models import SecretVersion
+from secrets_vault.models import OwnedSecretVersion, SecretVersion
 from secrets_vault.services import retention
 
 
@@ -47,22 +48,25 @@ class Command(BaseCommand):
 
     def collect(self) -> dict:
         ring = crypto.get_key_ring()
-        counts = dict(
-            SecretVersion.objects.filter(wrapped_key__isnull=False)
-            .values_list("kid")
-            .annotate(n=Count("pk"))
-            .values_list("kid", "n")
-        )
         now = timezone.now()
-        totals = SecretVersion.objects.aggregate(
-            versions=Count("pk"),
-            current_with_value=Count("pk", filter=Q(is_current=True, ciphertext__isnull=False)),
-            restorable=Count("pk", filter=Q(is_current=False, ciphertext__isnull=False,
-                                             superseded_at__gte=now - retention())),
-            due_for_purge=Count("pk", filter=Q(is_current=False, ciphertext__isnull=False,
-                                                superseded_at__lt=now - retention())),
-            purged=Count("pk", filter=Q(purged_at__isnull=False)),
-        )
+        counts: dict[str, int] = {}
+        totals: dict[str, int] = {}
+        for model in (SecretVersion, OwnedSecretVersion):
+            for kid, n in (
+                model.objects.filter(wrapped_key__isnull=False).values_list("kid").annotate(n=Count("pk"))
+                .values_list("kid", "n")
+            ):
+                counts[kid] = counts.get(kid, 0) + n
+            for name, n in model.objects.aggregate(
+                versions=Count("pk"),
+                current_with_value=Count("pk", filter=Q(is_current=True, ciphertext__isnull=False)),
+                restorable=Count("pk", filter=Q(is_current=False, ciphertext__isnull=False,
+                                                 superseded_at__gte=now - retention())),
+                due_for_purge=Count("pk", filter=Q(is_current=False, ciphertext__isnull=False,
+                                                    superseded_at__lt=now - retention())),
+                purged=Count("pk", filter=Q(purged_at__isnull=False)),
+            ).items():
+                totals[name] = totals.get(name, 0) + n
         keys = []
         for kid in ring.kids:
             protected = counts.get(kid, 0)
