@@ -48,17 +48,21 @@ class SecretAction(models.TextChoices):
 VALUE_ACTIONS = (SecretAction.SET, SecretAction.ROTATE, SecretAction.RESTORE)
 
 
-class SecretVersionQuerySet(models.QuerySet):
+class VersionQuerySet(models.QuerySet):
+    """What provider secrets and the secrets of other owners share."""
+
     def current(self):
         return self.filter(is_current=True)
-
-    def history(self, provider_id: str, field: str):
-        """Every version of one provider's secret field, newest first."""
-        return self.filter(provider_id=provider_id, field=field).order_by("-version")
 
     def with_value(self):
         """Rows that still hold a value (not a clear, not purged)."""
         return self.filter(action__in=VALUE_ACTIONS, ciphertext__isnull=False)
+
+
+class SecretVersionQuerySet(VersionQuerySet):
+    def history(self, provider_id: str, field: str):
+        """Every version of one provider's secret field, newest first."""
+        return self.filter(provider_id=provider_id, field=field).order_by("-version")
 
 
 class SecretVersion(models.Model):
@@ -176,7 +180,7 @@ class OwnedSecretVersion(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
     rewrapped_at = models.DateTimeField(null=True, blank=True)
 
-    objects = SecretVersionQuerySet.as_manager()
+    objects = VersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["owner", "field", "-version"]
