@@ -13,8 +13,9 @@ Websockets never pass through Django's middleware: `WebsocketAccessLog` wraps th
 application (config/asgi.py) and writes a line when the handshake is answered (101 accepted,
 403 refused) and one when an accepted socket closes, with how long it was open.
 
-Callable in either mode (core/middleware.py), so under ASGI it runs on the event loop and adds
-no thread hop.
+Callable in either mode (core/middleware.py). Under daphne it runs on the request's thread with
+the rest of the chain (core/handler.py), so the duration starts when the request reaches that
+thread.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ No-store: pages, the login page, redirects, errors and the API alike. Provider, 
 and token data must not stay in a browser's or a proxy's cache (spec §7); a stricter header
 already set (the admin's never_cache) is kept.
 
-Either mode: under ASGI, Django runs the middleware chain on the event loop as far as every
-middleware allows; one synchronous-only middleware sends each request from the loop to a new
-thread, back to the loop for the async-capable ones below it, then to a thread again for the
-view. The site's own middleware are therefore all `SyncAndAsyncMiddleware` (core/static.py for
-WhiteNoise; docs/performance.md, "The provider API")."""
+Either mode: the site under daphne builds its chain in sync mode and runs it, view included, on
+the request's thread in one hop (core/handler.py); Django's async test client and any ASGI
+handler of Django's own build it in async mode, where a synchronous-only middleware would send
+each request from the loop to a thread and back once more. The site's own middleware are
+therefore all `SyncAndAsyncMiddleware` (core/static.py for WhiteNoise), so no mode is forced on
+the chain by one of them."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """WhiteNoise, without putting every request of the site on a thread.
 
-WhiteNoise's middleware is synchronous only; near the top of the chain it would send every
-request, static or not, through two extra thread hops under ASGI (core/middleware.py says why).
-This subclass may be called in either mode: a request for a static file is answered by WhiteNoise
-(its lookup is a dictionary read; Django streams the file), and any other request goes on down
-the chain without leaving the event loop.
+WhiteNoise's middleware is synchronous only; in a chain built in async mode it would send every
+request, static or not, through two extra thread hops (core/middleware.py says why). This
+subclass may be called in either mode: a request for a static file is answered by WhiteNoise (its
+lookup is a dictionary read; Django streams the file), and any other request goes on down the
+chain. Under daphne the chain is synchronous, on the request's thread (core/handler.py).
 """
 
 from __future__ import annotations

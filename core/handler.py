@@ -1,0 +1,29 @@
+"""Django's ASGI handler with the whole middleware chain and the view run in one thread hop.
+
+Under ASGI, Django builds the middleware chain in async mode. Django's own middleware
+(sessions, CSRF, authentication, messages, security, common, clickjacking) and django-csp
+are `MiddlewareMixin` classes, which in async mode run each `process_request`,
+`process_view` and `process_response` through its own `sync_to_async` call: 17 trips from
+the event loop to the request's thread and back for one API request, each a queued work item,
+a wake-up of the loop and two hand-overs of the GIL (daphne's CPU a request at 100 providers:
+8.3 -> 5.5 ms; docs/performance.md). Every view of the site is synchronous, so the chain is
+built in sync mode here, as under WSGI, and the event loop hands the request to its thread
+once: the middleware run in the order and with the semantics they always have, on the thread
+where the view runs (an async view would be run there through `async_to_sync`; the site has
+none). What Django's handler does around the chain is unchanged: `request_started`, the
+response's close (`request_finished`) and the 4xx/5xx log line each still take a trip of their
+own. Websockets do not pass through here (config/asgi.py routes them to Channels).
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+
+
+class OneHopASGIHandler(ASGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+        if is_async:
+            # The request's own thread (asgiref's ThreadSensitiveContext, one per request).
+            self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
