@@ -12,7 +12,9 @@ Targets: 1.5x at 200 providers, 3x at 1,000. Figures before the event loop (thre
 
 The endpoints are bench/fake_endpoints.py, an asyncio server in its own process (as real
 providers would be: their work does not compete with the run for this interpreter), on this
-same machine: on 2 cores it takes one while the runner takes the other. The database is a fresh
+same machine: on 2 cores it takes one while the runner takes the other. It listens on a port
+per provider, so every provider has an origin of its own and no probe can reuse the connection
+of another provider's probe, as in a real fleet. The database is a fresh
 SQLite (bench/django_setup.py). Printed per size: every round, the best (this machine's speed
 swings by itself, which is measured and printed at the end: the best round is the run's own
 cost), the runner's CPU time, its peak RSS and the fake server's.
@@ -39,13 +41,14 @@ BEFORE = {200: "2.4-2.9x", 1000: "8-10x"}
 LITELLM = {200: "5.3-10.6x", 1000: "23-36x"}
 
 
-def start_endpoints(latency_ms: int) -> tuple[subprocess.Popen, str]:
+def start_endpoints(latency_ms: int, ports: int) -> tuple[subprocess.Popen, list[str]]:
+    """The fake endpoints on `ports` ports: a base URL (an origin) per provider."""
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_endpoints.py"), str(latency_ms)],
+        [sys.executable, str(HERE / "fake_endpoints.py"), str(latency_ms), "bench-model", str(ports)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+    return process, process.stdout.readline().split()
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -63,12 +66,13 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def add_providers(start: int, stop: int, endpoint: str) -> None:
+def add_providers(start: int, stop: int, base_urls: list[str]) -> None:
+    """Providers `start`..`stop`, each on its own origin (`base_urls[i]`)."""
     from providers.models import Kind, Provider
 
     Provider.objects.bulk_create(
         Provider(
-            id=f"bench-{i:04d}", name=f"bench-{i:04d}", kind=Kind.OPENAI_COMPATIBLE, endpoint=endpoint,
+            id=f"bench-{i:04d}", name=f"bench-{i:04d}", kind=Kind.OPENAI_COMPATIBLE, endpoint=f"{base_urls[i]}/v1",
             default_model="bench-model", fallback_models=[], secret_policy="none", priority=i,
             timeout_ms=10_000, retries=0,
         )
@@ -90,9 +94,10 @@ def main() -> int:
 
     from health.runner import providers_to_check, run_checks
 
-    endpoints, base_url = start_endpoints(args.latency_ms)
+    endpoints, base_urls = start_endpoints(args.latency_ms, max(args.sizes))
     baseline_ms = args.latency_ms
-    print(f"Run all checks: every endpoint answers in {baseline_ms} ms (bench/fake_endpoints.py, pid {endpoints.pid}); "
+    print(f"Run all checks: every endpoint answers in {baseline_ms} ms (bench/fake_endpoints.py, pid {endpoints.pid}, "
+          f"a port per provider); "
           f"PROBE_MAX_CONCURRENCY={settings.PROBE_MAX_CONCURRENCY}; SQLite at {tmp}; {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     print(f"baseline: {baseline_ms} ms, the endpoints' own latency; figure = wall of run_checks / {baseline_ms} ms")
@@ -100,7 +105,7 @@ def main() -> int:
     have = 0
     try:
         for size in sorted(args.sizes):
-            add_providers(have, size, f"{base_url}/v1")
+            add_providers(have, size, base_urls)
             have = size
             providers = providers_to_check()
             run_checks(providers[:20])  # warm-up: imports, the probe loop, first statements

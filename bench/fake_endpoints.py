@@ -1,10 +1,13 @@
 """Fake OpenAI-compatible endpoints for the benches: one asyncio process answering every
 `GET .../models` after a fixed latency, however many requests are open at once.
 
-    .venv/bin/python bench/fake_endpoints.py LATENCY_MS [MODEL]
+    .venv/bin/python bench/fake_endpoints.py LATENCY_MS [MODEL] [PORTS]
 
-Prints its base URL on the first line, then serves until stdin closes (its parent exits or
-closes the pipe); on the way out it prints `rss_kib=N` (its own peak resident set).
+Listens on PORTS ports (default 1) and prints their base URLs, space-separated, on the first
+line, then serves until stdin closes (its parent exits or closes the pipe); on the way out it
+prints `rss_kib=N` (its own peak resident set). A port per provider gives each provider an
+origin of its own, as in a real fleet: on one shared origin a run would reuse the connections
+of the probes that finished first, which real providers, each on its own host, never allow.
 
 Why not health/simulator.py: that one is a thread per connection, which is right for the tests
 (failure modes, recorded requests) but at 1,000 concurrent requests its own thread start-ups
@@ -82,22 +85,26 @@ class FakeEndpoint(asyncio.Protocol):
             self.transport.write(answer)
 
 
-async def serve(latency_ms: int, model: str) -> None:
+async def serve(latency_ms: int, model: str, ports: int) -> None:
     answer = models_body(model)
     delay = latency_ms / 1000
     loop = asyncio.get_running_loop()
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = await loop.create_server(lambda: FakeEndpoint(answer, delay), sock=sock, backlog=4096)
-    host, port = sock.getsockname()[:2]
-    print(f"http://{host}:{port}", flush=True)
+    servers, urls = [], []
+    for _ in range(ports):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        servers.append(await loop.create_server(lambda: FakeEndpoint(answer, delay), sock=sock, backlog=4096))
+        host, port = sock.getsockname()[:2]
+        urls.append(f"http://{host}:{port}")
+    print(" ".join(urls), flush=True)
     closed = loop.create_future()
     # The parent holds our stdin: when it closes it (or dies), we stop.
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(65536) or (closed.done() or closed.set_result(None)))
     await closed
-    server.close()
+    for server in servers:
+        server.close()
     print(f"rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)
     os._exit(0)  # the open keep-alive connections need no goodbye
 
@@ -105,7 +112,8 @@ async def serve(latency_ms: int, model: str) -> None:
 def main() -> None:
     latency_ms = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     model = sys.argv[2] if len(sys.argv) > 2 else "bench-model"
-    asyncio.run(serve(latency_ms, model))
+    ports = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    asyncio.run(serve(latency_ms, model, ports))
 
 
 if __name__ == "__main__":
