@@ -26,6 +26,7 @@ ADMIN_PERMISSIONS = VIEWER_PERMISSIONS + [
     "providers.test_provider",
     "secrets_vault.manage_secrets",
     "secrets_vault.view_secretversion",
+    "secrets_vault.view_ownedsecretversion",
     "alerts.add_alertchannel",
     "alerts.change_alertchannel",
     "alerts.delete_alertchannel",

@@ -4,7 +4,7 @@ Never called inside a web request: `manage.py deliver_alerts` and the checker
 (`run_checks --watch`, between and after its rounds) call `deliver_round()`.
 
 - Claim: a delivery that is pending and due is taken by a conditional UPDATE that also sets
-  `claimed_by` and `claimed_until` (now + the send deadline + CLAIM_MARGIN). Of several
+  `claimed_by` and `claimed_until` (now + the send deadline + ALERT_CLAIM_MARGIN_SECONDS). Of several
   deliverers only the one whose UPDATE changed the row sends it; the others see 0 rows. A
   deliverer that dies mid-send leaves the claim to expire, and the delivery is sent again after
   it (at least once; the body's `delivery_id` lets a receiver drop a repeat).
@@ -45,7 +45,6 @@ from secrets_vault import api as vault
 
 logger = logging.getLogger("alerts.delivery")
 
-CLAIM_MARGIN = timedelta(seconds=30)
 BATCH = 50
 
 
@@ -91,7 +90,7 @@ def due_ids(now, limit: int = BATCH) -> list[int]:
 
 
 def claim(delivery_id: int, deliverer: str, now) -> bool:
-    until = now + timedelta(milliseconds=settings.ALERT_TIMEOUT_MS) + CLAIM_MARGIN
+    until = now + timedelta(milliseconds=settings.ALERT_TIMEOUT_MS, seconds=float(settings.ALERT_CLAIM_MARGIN_SECONDS))
     claim_free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     return bool(
         AlertDelivery.objects.filter(claim_free, pk=delivery_id, status=DeliveryStatus.PENDING)
@@ -178,7 +177,9 @@ def deliver_round(deliverer: str | None = None, *, limit: int = BATCH) -> RoundR
     for delivery_id in due_ids(now, limit):
         if not claim(delivery_id, deliverer, timezone.now()):
             continue  # another deliverer has it
-        delivery = AlertDelivery.objects.select_related("channel").get(pk=delivery_id)
+        delivery = AlertDelivery.objects.select_related("channel").filter(pk=delivery_id).first()
+        if delivery is None:
+            continue  # its channel was deleted meanwhile, and its history with it
         outcome = send(delivery)
         status = record(delivery, outcome, deliverer)
         report.ids.append(delivery_id)

@@ -38,9 +38,15 @@ def alert_text(alert: str, event: dict[str, Any]) -> str:
 
 
 def flapping_text(alert: str, row: Any, changes: int, cooldown_s: int) -> str:
-    subject = row.provider_id or ("the routing chain" if alert == "chain.serving_changed" else "checks")
-    return (f"[Still flapping] {subject}: {changes} changes in the last {_span(cooldown_s)}; "
-            f"latest: {row.summary}")
+    """The alert for what a cooldown window held back: `changes` alerts, `row` the latest."""
+    span = _span(cooldown_s)
+    if changes == 1:  # one change held back is not flapping: it is said late, and said so
+        return f"[{LABELS.get(alert, alert)}] {row.summary} (held back by the {span} cooldown)"
+    if alert == "checks.failed":
+        return f"[Still failing] {changes} runs with failures in the last {span}; latest: {row.summary}"
+    if alert == "chain.serving_changed":
+        return f"[Still flapping] the serving provider changed {changes} times in the last {span}; latest: {row.summary}"
+    return f"[Still flapping] {row.provider_id}: {changes} changes in the last {span}; latest: {row.summary}"
 
 
 def _span(seconds: int) -> str:

@@ -334,6 +334,11 @@ SPECTACULAR_SETTINGS = {
         "SecretValueActionEnum": ["set", "rotate"],
         "SecretClearActionEnum": ["clear"],
         "SecretRestoreActionEnum": ["restore"],
+        # The alerts API's choices share field names with the providers' (kind, status, action).
+        "KindEnum": "providers.models.Kind",
+        "AlertChannelKindEnum": "alerts.models.ChannelKind",
+        "DeliveryStatusEnum": "alerts.models.DeliveryStatus",
+        "WebhookSecretActionEnum": ["set", "rotate", "clear"],
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -385,6 +390,9 @@ ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=30.0)
 ALERT_RETRY_MAX_SECONDS = env.float("ALERT_RETRY_MAX_SECONDS", default=3600.0)
 # One webhook or Slack request's deadline (through the probes' HTTP seam, health/http.py).
 ALERT_TIMEOUT_MS = env.int("ALERT_TIMEOUT_MS", default=5000)
+# A deliverer holds a delivery while it sends it for ALERT_TIMEOUT_MS plus this margin; one that
+# dies mid-send leaves it to another deliverer once the claim has run out.
+ALERT_CLAIM_MARGIN_SECONDS = env.float("ALERT_CLAIM_MARGIN_SECONDS", default=30.0)
 # How often `deliver_alerts` (and the checker between its rounds) looks for alerts to send.
 ALERT_POLL_SECONDS = env.float("ALERT_POLL_SECONDS", default=2.0)
 # Email alerts go through Django's email backend: the console by default; EMAIL_URL

@@ -3,7 +3,8 @@ receiver verifies (the signature over "<t>.<raw body>", a `t` at most 5 minutes 
 of a signature it has seen) and records every request it gets.
 
 `Receiver(secret=..., answers=[500, 500, 200])` answers the given statuses in turn (then 200);
-`hold=threading.Event()` makes it wait for the event before answering (a send in flight).
+`hold=threading.Event()` makes it wait for the event before answering (a send in flight), and
+`arrived` is set once a request's body is in; `delay` slows every answer.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Receiver:
         self.secret = secret
         self.answers = list(answers or [])
         self.hold = hold
+        self.arrived = threading.Event()  # set when a request's body has been read
+        self.delay = 0.0  # seconds to wait before answering
         self.clock = clock
         self.seen: set[str] = set()
         self.received: list[Received] = []
@@ -95,17 +98,23 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.arrived.set()
                 if receiver.hold is not None:
-                    receiver.hold.wait(30)
+                    receiver.hold.wait(60)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 verdict = None
                 if receiver.secret is not None:
                     verdict = receiver.check(self.headers.get("X-Signature", ""), body)
                 with receiver.lock:
                     status = 401 if verdict else (receiver.answers.pop(0) if receiver.answers else 200)
                     receiver.received.append(Received(self.path, dict(self.headers), body, verdict, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender is gone (a deliverer killed mid-send)
+                    pass
 
         return Handler
