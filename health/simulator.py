@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from health.webhook_inbox import INBOX_PATH, MAX_BODY_BYTES, SIGNATURE_HEADER, WebhookInbox
+
 # 401/404/429/500/503: that HTTP status. hang: never answers. drop: closes the connection
 # without an answer. non_json: 200 with an HTML page. redirect: 302 elsewhere. oversized:
 # a 200 JSON body of 8 MiB. wrong_shape: 200 JSON that is not what the protocol returns.
@@ -87,7 +89,9 @@ class SimulatorServer(ThreadingHTTPServer):
     request_queue_size = 1024  # a whole "Run all checks" may connect at once
     verbose = False
 
-    def __init__(self, routes: list[Route], host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None) -> None:
+    def __init__(self, routes: list[Route], host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None,
+                 inbox: WebhookInbox | None = None) -> None:
+        self.inbox = inbox or WebhookInbox()
         # Longest prefix first, so /fail/500/v1 wins over a route at "".
         self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
         self.recorded: list[RecordedRequest] = []
@@ -205,6 +209,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         path = self.path.split("?", 1)[0]
         self.server.record(RecordedRequest(self.command, path, self.headers.get("Authorization")))
+        if path == INBOX_PATH:
+            self._inbox()
+            return
         body = self._read_body() if self.command == "POST" else None
         found = self.server.route_for(path)
         if found is None:
@@ -222,6 +229,25 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         handler = getattr(self, f"_{route.kind}")
         handler(route, subpath, body)
+
+    def _inbox(self) -> None:
+        inbox = self.server.inbox
+        if self.command == "GET":
+            if "text/html" in (self.headers.get("Accept") or ""):
+                self._send(200, inbox.page(), "text/html; charset=utf-8")
+            else:
+                self._json(200, inbox.listing())
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            self._json(413 if length > 0 else 400, {"error": "a body of at most 1 MiB with its Content-Length"})
+            return
+        status, answer = inbox.receive(self.headers.get(SIGNATURE_HEADER), self.rfile.read(length))
+        self._json(status, answer)
 
     def _fail(self, mode: str) -> None:
         if mode.isdigit():

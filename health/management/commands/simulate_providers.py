@@ -2,17 +2,23 @@
 
 Serves every route of `health.simulator.default_routes()` on one port (127.0.0.1:8900 by
 default), or the routes of a JSON file given with --config. Runs until interrupted.
+
+It receives alert webhooks too (`POST /alerts/inbox`, listed by `GET /alerts/inbox`;
+health/webhook_inbox.py): given the demo's webhook secret (--webhook-secret or the environment's
+SIMULATOR_WEBHOOK_SECRET) it checks each alert's signature, and prints one line per alert.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from health.simulator import FAILURE_MODES, Route, SimulatorServer, default_routes
+from health.webhook_inbox import INBOX_PATH, WebhookInbox
 
 
 class Command(BaseCommand):
@@ -34,6 +40,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, help="seed for the random failures, for repeatable runs")
         parser.add_argument("--verbose-requests", action="store_true", help="log every request")
+        parser.add_argument(
+            "--webhook-secret", default=os.environ.get("SIMULATOR_WEBHOOK_SECRET", ""),
+            help=f"check the signature of alerts posted to {INBOX_PATH} with this secret "
+            "(default: the environment's SIMULATOR_WEBHOOK_SECRET; empty: not checked)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["config"]:
@@ -50,7 +61,8 @@ class Command(BaseCommand):
                 extra_latency_ms=options["latency_ms"],
             )
         try:
-            server = SimulatorServer(routes, options["host"], options["port"], seed=options["seed"])
+            inbox = WebhookInbox(options["webhook_secret"] or None, log=self._print_now)
+            server = SimulatorServer(routes, options["host"], options["port"], seed=options["seed"], inbox=inbox)
         except OSError as exc:
             raise CommandError(f"Cannot listen on {options['host']}:{options['port']}: {exc}") from exc
         server.verbose = options["verbose_requests"]
@@ -66,6 +78,8 @@ class Command(BaseCommand):
             if route.failures:
                 extras.append(f"fails {route.failure_rate:.0%}: {'/'.join(route.failures)}")
             self.stdout.write(f"  {server.url(route.prefix):45} {route.kind:18} {'; '.join(extras)}")
+        checked = "signatures checked" if inbox.secret else "signatures not checked (no --webhook-secret)"
+        self.stdout.write(f"  {server.url(INBOX_PATH):45} {'alert inbox':18} {checked}")
         self.stdout.write("Ctrl-C to stop.")
         try:
             server.serve_forever(poll_interval=0.2)
@@ -74,3 +88,8 @@ class Command(BaseCommand):
         finally:
             server.stopping.set()
             server.server_close()
+
+    def _print_now(self, line: str) -> None:
+        # Printed from the request's thread as it arrives, beside the site's own output.
+        self.stdout.write(line)
+        self.stdout.flush()
