@@ -11,6 +11,14 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # DEBUG is off by default (config/settings.py); the local demo turns it on, which gives it the
 # development SECRET_KEY and vault key file under var/. `DEBUG=0 make run` keeps it off.
 migrate seed run: export DEBUG ?= 1
+# The demo's webhook secret: the simulator checks the signature of the alerts it receives with it,
+# and seed_demo_alerts keeps the "Demo inbox" channel's secret equal to it (docs/alerts.md, "The demo").
+# A demo value for 127.0.0.1, like the simulator's sk-demo-openai; passed in the environment, not argv.
+seed run: export SIMULATOR_WEBHOOK_SECRET ?= demo-webhook-secret
+# The site's address in the alerts' links to a provider's page.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
+# How often the demo's checker probes every provider (and delivers alerts between its rounds).
+CHECK_EVERY ?= 20
 
 .PHONY: run test lint install install-dev browser redis-server nginx migrate seed bench screenshots clean
 
@@ -35,15 +43,22 @@ migrate: install
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo --simulator-url http://127.0.0.1:$(SIMULATOR_PORT)
+	$(BIN)/python manage.py seed_demo_alerts --simulator-url http://127.0.0.1:$(SIMULATOR_PORT)
 
-## Serve the site on http://$(HOST):$(PORT) with daphne, with the provider simulator beside it.
+## Serve the site on http://$(HOST):$(PORT) with daphne, with the provider simulator beside it (which
+## receives the demo's alerts at /alerts/inbox) and a checker that probes every CHECK_EVERY seconds
+## and delivers alerts between its rounds (started once the simulator answers, so that its first round
+## does not find every demo provider unreachable).
 run: seed
 	@# With DEBUG off, static files are served from STATIC_ROOT under hashed names: collect them first.
 	@if $(BIN)/python -c "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup(); from django.conf import settings; raise SystemExit(not settings.STATIC_MANIFEST)"; then \
 		echo "Collecting static files (STATIC_ROOT)"; $(BIN)/python manage.py collectstatic --noinput -v 0; fi
 	@$(BIN)/python manage.py simulate_providers --port $(SIMULATOR_PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	echo "Provider simulator on http://127.0.0.1:$(SIMULATOR_PORT) (pid $$sim)"; \
+	for i in $$(seq 50); do $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(SIMULATOR_PORT)), 1)" 2>/dev/null && break; sleep 0.2; done; \
+	$(BIN)/python manage.py run_checks --watch $(CHECK_EVERY) >"$${VAR_DIR:-var}/checker.log" 2>&1 & chk=$$!; \
+	trap 'kill $$sim $$chk 2>/dev/null' EXIT INT TERM; \
+	echo "Provider simulator on http://127.0.0.1:$(SIMULATOR_PORT) (pid $$sim), alerts at http://127.0.0.1:$(SIMULATOR_PORT)/alerts/inbox"; \
+	echo "Checker probing every $(CHECK_EVERY) s and delivering alerts (pid $$chk), its tables in $${VAR_DIR:-var}/checker.log"; \
 	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 browser:
