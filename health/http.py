@@ -24,6 +24,7 @@ Failures are raised as `errors.ProbeFailure`, already classified.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import os
 import socket
@@ -210,6 +211,11 @@ class ProbeSession:
     def close(self) -> None:
         if self._session is not None:
             probe_loop.wait(self.aclose())
+
+    def close_soon(self) -> concurrent.futures.Future[None]:
+        """Start closing on the probe loop and return at once; `.result()` waits for it. Not from
+        a probe: from the thread that ran the run (closing 1,000 connections takes 20-100 ms)."""
+        return asyncio.run_coroutine_threadsafe(self.aclose(), probe_loop.loop())
 
 
 def new_session(pool_size: int = 10) -> ProbeSession:

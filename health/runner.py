@@ -18,6 +18,7 @@ The API, the page button and `manage.py run_checks` all go through `run_checks()
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import queue
@@ -311,19 +312,25 @@ def run_checks(
             unprobed.append(_failed(provider, failure, deep=deep, checked_at=timezone.now(), latency_ms=None))
     arrived(unprobed)
 
-    if jobs:
-        workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
-        session = new_session(pool_size=workers)
-        try:
-            for batch in _probe_in_batches(jobs, workers, deep, session):
-                arrived(batch)
-        finally:
-            session.close()
+    closing: concurrent.futures.Future[None] | None = None
+    try:
+        if jobs:
+            workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
+            session = new_session(pool_size=workers)
+            try:
+                for batch in _probe_in_batches(jobs, workers, deep, session):
+                    arrived(batch)
+            finally:
+                # The run's connections close on the probe loop while this thread records.
+                closing = session.close_soon()
 
-    if record_as_they_finish:
-        checks = [recorded[p.pk] for p in providers]
-    else:
-        checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor, run_id=run_id)
+        if record_as_they_finish:
+            checks = [recorded[p.pk] for p in providers]
+        else:
+            checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor, run_id=run_id)
+    finally:
+        if closing is not None:
+            closing.result()
     return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
 
 
