@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("secrets_vault.urls")),
     path("api/", include("audit.urls")),
     path("api/", include("console.api_urls")),
+    path("api/", include("alerts.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file (`?script`), not inline: the Content
     # Security Policy runs no inline script.

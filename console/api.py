@@ -39,7 +39,7 @@ from providers.signals import ChangeConflict
 
 
 class ApiRootView(APIView):
-    """Providers, the routing chain and the audit log; the schema and its Swagger UI."""
+    """Providers, the routing chain, the audit log and alert channels; the schema and its Swagger UI."""
 
     permission_classes = [IsAuthenticated]
 
@@ -55,6 +55,8 @@ class ApiRootView(APIView):
                 "routing-chain-preview": link("routing-chain-preview"),
                 "test-all": link("provider-test-all"),
                 "events": link("event-list"),
+                # By URL name: the console does not import the alerts app.
+                "alert-channels": link("api-alert-channel-list"),
                 "schema": link("schema"),
                 "docs": link("api-docs"),
             }
