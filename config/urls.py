@@ -27,6 +27,8 @@ urlpatterns = [
     ),
     # Anything else under /api/ (an id that cannot be one, a mistyped path): a JSON 404.
     re_path(r"^api/", api_not_found, name="api-not-found"),
+    # The alert pages (alerts/pages.py): the console links them by URL name, never by import.
+    path("", include("alerts.urls")),
     path("", include("console.urls")),
     path("", include("accounts.urls")),
 ]
