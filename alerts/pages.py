@@ -37,6 +37,7 @@ from alerts import forms as channel_form
 from alerts import history, services
 from alerts.formats import LABELS
 from alerts.models import AlertChannel, AlertDelivery, ChannelKind
+from alerts.serializers import URL_READER_PERMISSION, masked_url
 from secrets_vault.api import SecretConflict
 
 VIEW = "alerts.view_alertchannel"
@@ -80,11 +81,19 @@ def target_of(channel: AlertChannel) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
 
 
-def _channels_with_state(channels: list[AlertChannel]) -> list[AlertChannel]:
+def shown_url(user, channel: AlertChannel) -> str:
+    """The channel's URL as this user may read it: a Slack incoming webhook's URL is itself the
+    key that posts to it, so readers who cannot change channels get its scheme and host only
+    (the API's rule, alerts/serializers.py)."""
+    return channel.url if user.has_perm(URL_READER_PERMISSION) else masked_url(channel.url)
+
+
+def _channels_with_state(channels: list[AlertChannel], user) -> list[AlertChannel]:
     states = services.secret_states(channels) if channels else {}
     for channel in channels:
         channel.secret = states[channel.pk]
         channel.target = target_of(channel)
+        channel.shown_url = shown_url(user, channel)
         channel.event_labels = [LABELS.get(e, e) for e in channel.events]
     return channels
 
@@ -121,7 +130,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     query = history.read_query(request.GET, channel_ids={c.pk for c in channels})
     page = None if query.errors else history.history_page(query, request.GET.get("page"))
     context = {
-        "channels": _channels_with_state(channels),
+        "channels": _channels_with_state(channels, request.user),
         "query": query,
         "page": page,
         "statuses": history.SHOWN_STATUSES,
@@ -135,7 +144,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 
 
 def _channel_context(request: HttpRequest, channel: AlertChannel, **extra: Any) -> dict[str, Any]:
-    _channels_with_state([channel])
+    _channels_with_state([channel], request.user)
     query = history.read_query(request.GET)
     page = None if query.errors else history.history_page(query, request.GET.get("page"), channel=channel)
     context = {
@@ -240,10 +249,12 @@ def edit_channel(request: HttpRequest, channel_id: str) -> HttpResponse:
     _require_view(request.user)
     channel = get_object_or_404(AlertChannel, pk=channel_id)
     if request.method == "GET":
+        values = channel_form.initial_values(channel)
+        values["url"] = shown_url(request.user, channel)
         context = _form_context(
             request,
             channel=channel,
-            values=channel_form.initial_values(channel),
+            values=values,
             errors={},
             can_edit=request.user.has_perm(CHANGE),
         )

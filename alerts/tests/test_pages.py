@@ -519,3 +519,16 @@ def test_the_list_region_answers_alone_for_htmx_with_the_filters_of_the_address(
     assert len(_order(body)) == 1 and "<html" not in body and "history-filters" not in body
     assert "HX-Request" in region["Vary"]
     assert "no-store" in region["Cache-Control"]
+
+
+def test_viewers_see_a_channel_url_as_scheme_and_host_only(viewer_page, admin_page):
+    url = "https://hooks.slack.test/services/T0/B0/canary-url-token"
+    services.create_channel(
+        {"id": "chat", "name": "Chat", "kind": "slack", "url": url, "events": ["provider.unreachable"]}
+    )
+    for page in ("/alerts/", "/alerts/chat/", "/alerts/chat/edit/", "/alerts/chat/delete/"):
+        body = viewer_page.get(page).content.decode()
+        assert "canary-url-token" not in body, page
+        assert "hooks.slack.test" in body or page.endswith("/delete/"), page
+    assert url in admin_page.get("/alerts/chat/").content.decode()
+    assert f'value="{url}"' in admin_page.get("/alerts/chat/edit/").content.decode()
