@@ -273,6 +273,27 @@ def test_the_checker_started_as_its_unit_starts_it_stops_on_sigterm_with_0(deplo
     assert json_lines(log.read_text(), "the checker's log")
 
 
+def test_the_alert_deliverer_started_as_its_unit_starts_it_stops_on_sigterm_with_0(deployment):
+    argv = unit_exec_start("console-alerts.service")
+    assert argv[1:] == ["manage.py", "deliver_alerts"]
+    assert "console-alerts.service" in DEPLOY_MD
+    log, report = deployment.root / "deliverer.log", deployment.root / "deliverer.out"
+    with open(log, "wb") as errors, open(report, "wb") as output:
+        deliverer = subprocess.Popen(local_command(argv), cwd=BASE_DIR, env=deployment.process_env(), stdout=output, stderr=errors)
+    try:
+        deadline = time.monotonic() + 60
+        while "delivering every" not in report.read_text() and deliverer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert deliverer.poll() is None, f"the deliverer exited {deliverer.returncode}:\n{log.read_text()[-3000:]}"
+        deliverer.send_signal(signal.SIGTERM)
+        assert deliverer.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if deliverer.poll() is None:
+            deliverer.kill()
+            deliverer.wait()
+    assert report.read_text().splitlines()[-1].endswith("stopped on SIGTERM")
+
+
 def test_vault_key_rotation_as_documented(deployment):
     # A secret under the first key, so the rotation has something to re-wrap.
     token = deployment.manage("sudo -u console deploy/manage issue_token alice").stdout.strip()
@@ -325,13 +346,13 @@ def test_backup_and_restore_as_documented(deployment, tmp_path):
 def test_the_units_pass_systemd_analyze_verify(tmp_path):
     env_file = tmp_path / "console.env"
     env_file.write_text("DEBUG=false\n")
-    for unit in ("console@.service", "console-checker.service", "console.target"):
+    for unit in ("console@.service", "console-checker.service", "console-alerts.service", "console.target"):
         text = (DEPLOY / "systemd" / unit).read_text()
         text = text.replace("/srv/provider-console", str(BASE_DIR)).replace("/etc/provider-console/console.env", str(env_file))
         (tmp_path / unit).write_text(text)
     (tmp_path / "console@8001.service").symlink_to(tmp_path / "console@.service")
     (tmp_path / "console@8002.service").symlink_to(tmp_path / "console@.service")
-    for unit in ("console@8001.service", "console-checker.service", "console.target"):
+    for unit in ("console@8001.service", "console-checker.service", "console-alerts.service", "console.target"):
         result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and result.stderr.strip() == "", f"{unit}: {result.stderr}"
     # The check can fail: a unit whose program is missing does not verify.
