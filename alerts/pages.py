@@ -220,7 +220,7 @@ def create_channel(request: HttpRequest) -> HttpResponse:
         )
         return render(request, "alerts/channel_form.html", context, status=400)
     messages.success(request, f"Created the alert channel {channel.name}.")
-    return redirect("alert-channel", channel.pk)
+    return redirect("alerts-channel", channel.pk)
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -283,7 +283,7 @@ def edit_channel(request: HttpRequest, channel_id: str) -> HttpResponse:
             errors = channel_form.field_errors(exc.message_dict)
         else:
             messages.success(request, f"Saved the alert channel {saved.name} (version {saved.version}).")
-            return redirect("alert-channel", saved.pk)
+            return redirect("alerts-channel", saved.pk)
     context = _form_context(request, channel=channel, values=submitted, errors=errors, can_edit=True, conflict=conflict)
     # After a conflict the form carries the current version: saving again applies yours on purpose.
     context["form_version"] = channel.version if conflict is not None else request.POST.get("version", "")
@@ -318,7 +318,7 @@ def set_enabled(request: HttpRequest, channel_id: str) -> HttpResponse:
     except services.VersionMismatch as exc:
         return _stale(request, channel_id, exc)
     messages.success(request, f"{'Enabled' if saved.enabled else 'Disabled'} the alert channel {saved.name}.")
-    return redirect(_back(request, reverse("alert-channel", args=[saved.pk])))
+    return redirect(_back(request, reverse("alerts-channel", args=[saved.pk])))
 
 
 @login_required
@@ -329,7 +329,7 @@ def send_test(request: HttpRequest, channel_id: str) -> HttpResponse:
     _require(request.user, CHANGE)
     services.send_test(channel, actor=request.user)
     messages.success(request, QUEUED.format(name=channel.name))
-    return redirect(_back(request, reverse("alert-channel", args=[channel.pk])))
+    return redirect(_back(request, reverse("alerts-channel", args=[channel.pk])))
 
 
 @login_required
@@ -395,7 +395,7 @@ def change_secret(request: HttpRequest, channel_id: str) -> HttpResponse:
         else:
             version = f" (version {state['version']})" if action != "clear" and state.get("version") else ""
             messages.success(request, f"Webhook secret {SECRET_DONE[action]} for {channel.name}{version}.")
-            return redirect("alert-channel", channel.pk)
+            return redirect("alerts-channel", channel.pk)
     return render(
         request, "alerts/channel.html", _channel_context(request, channel, secret_errors=errors), status=status
     )

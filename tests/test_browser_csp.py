@@ -36,6 +36,14 @@ def site():
                 "endpoint": "http://127.0.0.1:9/v1", "default_model": "m",
             }, timeout=10)
             assert created.status_code == HTTPStatus.CREATED, created.text
+        # A webhook alert channel with a test alert queued: the alert pages draw a history row.
+        created = site.api.post(site.url + "/api/alert-channels", json={
+            "id": "csp-hook", "name": "csp-hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+            "events": ["provider.unreachable"],
+        }, timeout=10)
+        assert created.status_code == HTTPStatus.CREATED, created.text
+        assert site.api.post(site.url + "/api/alert-channels/csp-hook/test", json={}, timeout=10).status_code == (
+            HTTPStatus.ACCEPTED)
         # A check in the history, so the provider page draws its chart and its history table.
         assert site.api.post(site.url + "/api/providers/csp-open/test", json={}, timeout=30).status_code == HTTPStatus.OK
         yield site
@@ -110,6 +118,17 @@ def test_every_page_type_runs_under_the_policy_without_a_violation(site):
         check("provider form (edit)", "/providers/csp-open/edit/", "#id_priority")
         check("archived", "/archived/", "main")
         check("secret page", "/providers/csp-keyed/secret/", "[data-testid=secret-panel]")
+        def history_polled_and_secret_generated(page):
+            # The history region asks for itself again (htmx), and Generate fills the value field.
+            with page.expect_response(lambda r: r.url.endswith("/alerts/csp-hook/") and r.request.headers.get("hx-request") == "true"):
+                pass
+            page.click("[data-testid=generate-secret]")
+            assert len(page.input_value("[data-testid=secret-value]")) == 64
+
+        check("alerts", "/alerts/", "[data-testid=delivery-history]")
+        check("alert channel", "/alerts/csp-hook/", "[data-testid=secret-panel]", history_polled_and_secret_generated)
+        check("alert channel form (new)", "/new-alert-channel/", "#id_kind")
+        check("alert channel form (edit)", "/alerts/csp-hook/edit/", "#id_name")
         check("account", "/account/", "main")
         check("admin index", "/admin/", "#content")
         check("admin list", "/admin/providers/provider/", "#changelist")
@@ -120,4 +139,4 @@ def test_every_page_type_runs_under_the_policy_without_a_violation(site):
 
     failing = {name: problems for name, problems in seen.items() if problems}
     assert not failing, "\n".join(f"{name}: {problem}" for name, problems in failing.items() for problem in problems)
-    assert len(seen) == 15
+    assert len(seen) == 19

@@ -532,3 +532,11 @@ def test_viewers_see_a_channel_url_as_scheme_and_host_only(viewer_page, admin_pa
         assert "hooks.slack.test" in body or page.endswith("/delete/"), page
     assert url in admin_page.get("/alerts/chat/").content.decode()
     assert f'value="{url}"' in admin_page.get("/alerts/chat/edit/").content.decode()
+
+
+def test_the_pages_url_names_are_their_own_beside_the_api_s():
+    from django.urls import reverse
+
+    names = ("test", "secret", "edit", "enabled", "delete")
+    assert [reverse(f"alerts-channel-{name}", args=["x"]) for name in names] == [f"/alerts/x/{n}/" for n in names]
+    assert (reverse("alerts-page"), reverse("alerts-channel", args=["x"])) == ("/alerts/", "/alerts/x/")
