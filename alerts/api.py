@@ -28,10 +28,11 @@ from accounts.permissions import ViewableQuerysetMixin, method_permission
 from alerts import services
 from alerts.models import AlertChannel, AlertDelivery, ChannelKind, DeliveryAttempt, DeliveryStatus
 from alerts.serializers import (
-    ChannelSerializer,
-    ChannelWriteSerializer,
+    AlertChannelSerializer,
+    AlertChannelWriteSerializer,
+    AlertDeliverySerializer,
     DeliveryFilterSerializer,
-    DeliverySerializer,
+    NoBodySerializer,
     WebhookSecretActionSerializer,
     WebhookSecretStateSerializer,
     secret_state_body,
@@ -81,7 +82,7 @@ class AlertChannelViewSet(
     viewsets.GenericViewSet,
 ):
     queryset = AlertChannel.objects.all()
-    serializer_class = ChannelSerializer
+    serializer_class = AlertChannelSerializer
     lookup_value_regex = CHANNEL_ID_RE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -93,12 +94,12 @@ class AlertChannelViewSet(
 
     def get_serializer_class(self):
         # The browsable API builds its POST and PATCH forms with the request's method.
-        return ChannelWriteSerializer if self.request.method in ("POST", "PATCH") else ChannelSerializer
+        return AlertChannelWriteSerializer if self.request.method in ("POST", "PATCH") else AlertChannelSerializer
 
     def _respond(self, channel: AlertChannel, code: int = status.HTTP_200_OK, *, reread: bool = True) -> Response:
         if reread:  # the delivery summary is an annotation of the channels' query
             channel = self.get_queryset().get(pk=channel.pk)
-        data = ChannelSerializer(channel, context=self.get_serializer_context()).data
+        data = AlertChannelSerializer(channel, context=self.get_serializer_context()).data
         return Response(data, status=code, headers={"ETag": f'"{channel.version}"'})
 
     def _expected_version(self) -> set[int] | None:
@@ -106,7 +107,7 @@ class AlertChannelViewSet(
         # version must not both pass.
         return if_match_versions(self.request.headers.get("If-Match"))
 
-    @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
+    @extend_schema(request=AlertChannelWriteSerializer, responses={201: AlertChannelSerializer})
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -123,7 +124,7 @@ class AlertChannelViewSet(
     def retrieve(self, request, *args, **kwargs):
         return self._respond(self.get_object(), reread=False)
 
-    @extend_schema(request=ChannelWriteSerializer(partial=True), responses={200: ChannelSerializer})
+    @extend_schema(request=AlertChannelWriteSerializer(partial=True), responses={200: AlertChannelSerializer})
     def partial_update(self, request, *args, **kwargs):
         channel = self.get_object()
         body = self.get_serializer(channel, data=request.data, partial=True)
@@ -200,6 +201,7 @@ class ChannelSecretView(ChannelAPIView):
 class ChannelTestView(ChannelAPIView):
     """`POST /api/alert-channels/{id}/test`: queue one `alert.test` delivery (enabled or not)."""
 
+    serializer_class = NoBodySerializer
     permission_name = TEST_PERMISSION
     # The deliverer will reach out to the channel's URL, as a probe reaches a provider.
     throttle_classes = [ScopedRateThrottle]
@@ -207,14 +209,14 @@ class ChannelTestView(ChannelAPIView):
 
     @extend_schema(
         request=None,
-        responses={202: DeliverySerializer},
+        responses={202: AlertDeliverySerializer},
         summary="Queue a test alert to the channel",
         description="Takes no body. Records an `alert.test` event and queues its one delivery, which "
         "`manage.py deliver_alerts` or the checker sends.",
     )
     def post(self, request: Request, id: str) -> Response:
         delivery = services.send_test(self.get_object(), actor=request.user)
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(AlertDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ChannelDeliveriesView(ChannelAPIView):
@@ -227,7 +229,7 @@ class ChannelDeliveriesView(ChannelAPIView):
         parameters=[
             OpenApiParameter("status", str, enum=DeliveryStatus.values, description="Only deliveries in this state."),
         ],
-        responses={200: DeliverySerializer(many=True), 400: ValidationErrorSerializer},
+        responses={200: AlertDeliverySerializer(many=True), 400: ValidationErrorSerializer},
         summary="The channel's deliveries, newest first, each with its attempts",
     )
     def get(self, request: Request, id: str) -> Response:
@@ -243,4 +245,4 @@ class ChannelDeliveriesView(ChannelAPIView):
             rows = rows.filter(status=query.validated_data["status"])
         paginator = self.paginator
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return paginator.get_paginated_response(AlertDeliverySerializer(page, many=True).data)

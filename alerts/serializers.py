@@ -39,7 +39,7 @@ class _JsonAsSent(serializers.Serializer):
         return dict(data)
 
 
-class ChannelWriteSerializer(StrictFieldsMixin, _JsonAsSent):
+class AlertChannelWriteSerializer(StrictFieldsMixin, _JsonAsSent):
     """`POST /api/alert-channels` and `PATCH /api/alert-channels/{id}`: the channel's fields.
 
     `id` and `kind` are given at creation and cannot change (400 naming them)."""
@@ -74,7 +74,7 @@ class LastDeliverySerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
 
 
-class ChannelListSerializer(serializers.ListSerializer):
+class AlertChannelListSerializer(serializers.ListSerializer):
     """A page of channels: the webhook secrets' states of the whole page in one query."""
 
     def to_representation(self, data):
@@ -83,7 +83,7 @@ class ChannelListSerializer(serializers.ListSerializer):
         return super().to_representation(channels)
 
 
-class ChannelSerializer(serializers.Serializer):
+class AlertChannelSerializer(serializers.Serializer):
     """The channel as the API reads it. `failing`: its deliveries that failed or wait for a retry;
     `last_delivery`: the newest one's status and times (null before the first). Both come from
     the annotations of `with_delivery_summary`, the secret states from one query per page."""
@@ -109,7 +109,7 @@ class ChannelSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
     class Meta:
-        list_serializer_class = ChannelListSerializer
+        list_serializer_class = AlertChannelListSerializer
 
     def to_representation(self, channel: AlertChannel) -> dict[str, Any]:
         states = self.context.get("secret_states") or {}
@@ -156,7 +156,7 @@ def masked_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/{MASK}"
 
 
-class AttemptSerializer(serializers.Serializer):
+class DeliveryAttemptSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     attempted_at = serializers.DateTimeField()
     ok = serializers.BooleanField()
@@ -165,7 +165,7 @@ class AttemptSerializer(serializers.Serializer):
     error_code = serializers.CharField(help_text="Empty when the attempt succeeded.")
 
 
-class DeliverySerializer(serializers.Serializer):
+class AlertDeliverySerializer(serializers.Serializer):
     """One alert to one channel: its state in the outbox and every attempt made (oldest first).
 
     `event` is the event row as a viewer sees it (payload values masked), frozen when the alert
@@ -184,7 +184,7 @@ class DeliverySerializer(serializers.Serializer):
     next_attempt_at = serializers.DateTimeField(allow_null=True, help_text="Null once sent or failed.")
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-    attempts_detail = AttemptSerializer(many=True)
+    attempts_detail = DeliveryAttemptSerializer(many=True)
 
     def to_representation(self, delivery: AlertDelivery) -> dict[str, Any]:
         waiting = delivery.status == DeliveryStatus.PENDING
@@ -220,6 +220,10 @@ class DeliveryFilterSerializer(serializers.Serializer):
     """The deliveries' filter: `?status=pending|sent|failed` (any other value is a 400)."""
 
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
+
+
+class NoBodySerializer(serializers.Serializer):
+    """An endpoint that takes no body (the browsable API still draws its POST button from it)."""
 
 
 class WebhookSecretActionSerializer(StrictFieldsMixin, serializers.Serializer):

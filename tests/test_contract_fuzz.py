@@ -33,6 +33,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import ApiToken
+from alerts import services as alert_services
+from alerts.models import DeliveryAttempt
 from conftest import make_user
 from health.models import HealthCheck as HealthCheckRow
 from health.simulator import Route, SimulatorServer
@@ -46,13 +48,18 @@ pytestmark = pytest.mark.django_db
 SCHEMA_PATH = "/api/schema/?format=json"
 PROBES = ("/api/providers/{provider_id}/test", "/api/providers/test-all")
 CANARY = "sk-fuzz-canary-5a1f"
+WEBHOOK_CANARY = "whsec-fuzz-canary-9c2e"
 
 
 @schemathesis.check
 def no_stored_secret_in_the_answer(ctx, response, case):
-    """The seeded provider's secret, in any common encoding, is in no answer."""
+    """The seeded provider's and webhook channel's secrets, in any common encoding, are in no answer."""
     body = response.content or b""
-    forms = {CANARY.encode(), base64.b64encode(CANARY.encode()), CANARY.encode().hex().encode()}
+    forms = {
+        form
+        for secret in (CANARY.encode(), WEBHOOK_CANARY.encode())
+        for form in (secret, base64.b64encode(secret), secret.hex().encode())
+    }
     assert not any(form in body for form in forms), "the stored secret is in the answer"
 
 
@@ -61,7 +68,8 @@ CHECKS = [
     no_stored_secret_in_the_answer,
 ]
 # Ids the fuzzer's path parameters are drawn from most of the time, so operations reach real
-# providers (with a secret, without one, archived, disabled) and not only 404.
+# providers (with a secret, without one, archived, disabled), and alert channels seeded under the
+# same ids (a webhook with a secret and a delivery, a Slack one, a disabled email one), not only 404.
 KNOWN_IDS = ["fz-openai", "fz-ollama", "fz-archived", "fz-off"]
 EXAMPLES_PER_OPERATION = 15
 
@@ -92,6 +100,26 @@ def seeded(db, monkeypatch):
     ProviderFactory(id="fz-off", kind="other", enabled=False, status="disabled")
     vault_services.apply_action(openai, "set", value=CANARY, hint="fz", version=None,
                                 field=PRIMARY_FIELD, actor=admin)
+    # Alert channels under the same ids, so the alerts' operations reach real channels too.
+    hook = alert_services.create_channel(
+        {"id": "fz-openai", "name": "fz hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+         "events": ["provider.unreachable"], "providers": ["fz-openai"]},
+        actor=admin,
+    )
+    alert_services.change_secret(hook, "set", WEBHOOK_CANARY, actor=admin)
+    alert_services.create_channel(
+        {"id": "fz-ollama", "name": "fz slack", "kind": "slack", "url": "https://hooks.slack.example/services/x",
+         "events": ["chain.serving_changed"]},
+        actor=admin,
+    )
+    alert_services.create_channel(
+        {"id": "fz-off", "name": "fz email", "kind": "email", "email_to": ["ops@example.com"],
+         "events": ["checks.failed"], "enabled": False},
+        actor=admin,
+    )
+    delivery = alert_services.send_test(hook, actor=admin)  # queued only: no deliverer runs here
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, ok=False, http_status=500, latency_ms=5,
+                                   error_code="http_error")
     now = timezone.now()
     for minutes, ok in ((1, True), (2, False), (3, True)):
         HealthCheckRow.objects.create(

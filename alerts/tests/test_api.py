@@ -450,3 +450,18 @@ def test_the_delivery_list_takes_the_same_queries_at_2_and_20_rows(viewer_client
 def test_the_api_root_links_the_channels(viewer_client):
     root = viewer_client.get("/api/").json()
     assert root["alert-channels"].endswith("/api/alert-channels")
+
+
+def test_every_alerts_page_of_the_browsable_api_renders(admin_client, viewer_client, admin_user):
+    channel = make_channel(admin_user)
+    services.send_test(channel, actor=admin_user)
+    paths = ["/api/alert-channels", "/api/alert-channels/ops-hook", "/api/alert-channels/ops-hook/deliveries",
+             "/api/alert-channels/ops-hook/secret", "/api/alert-channels/ops-hook/test"]
+    for client, expected in ((admin_client, [200, 200, 200, 405, 405]), (viewer_client, [200, 200, 200, 403, 403])):
+        codes = [client.get(path, HTTP_ACCEPT="text/html").status_code for path in paths]
+        assert codes == expected
+    # The HTML form's fields post as a form, not JSON.
+    form = {"id": "by-form", "name": "By form", "kind": "email", "email_to": "a@example.com", "events": "checks.failed"}
+    created = admin_client.post("/api/alert-channels", form, HTTP_ACCEPT="application/json")
+    assert created.status_code == HTTPStatus.CREATED, created.content
+    assert created.json()["email_to"] == ["a@example.com"] and created.json()["events"] == ["checks.failed"]
