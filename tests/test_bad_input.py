@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.exceptions import ValidationError
 
+from alerts.services import create_channel
 from core.parsers import MAX_JSON_DEPTH, exceeds_json_depth
 from providers.models import Provider
 
@@ -55,6 +56,8 @@ def body_endpoints(admin_client, provider_id: str) -> list[tuple[str, str]]:
 
 def test_every_endpoint_with_a_body_answers_400_to_json_nested_1000_levels(admin_client, provider_factory):
     provider_factory(id="p1")
+    channel = create_channel({"id": "p1", "name": "p1", "kind": "webhook", "url": "https://hooks.example.com/x",
+                              "events": ["checks.failed"]})
     endpoints = body_endpoints(admin_client, "p1")
 
     refused = set()
@@ -65,10 +68,14 @@ def test_every_endpoint_with_a_body_answers_400_to_json_nested_1000_levels(admin
             if response.status_code == HTTPStatus.BAD_REQUEST:
                 assert "nested more than 32 levels" in response.json()["detail"], (method, path)
                 refused.add(path)
-    # Every endpoint that reads its body refused it (restore takes none and never reads one).
+    # Every endpoint that reads its body refused it (restore and a channel's test take none and
+    # never read one).
     assert refused >= {"/api/providers", "/api/providers/p1", "/api/providers/p1/secret", "/api/providers/p1/test",
-                       "/api/providers/test-all", "/api/routing-chain/preview"}
+                       "/api/providers/test-all", "/api/routing-chain/preview", "/api/alert-channels",
+                       "/api/alert-channels/p1", "/api/alert-channels/p1/secret"}
     assert Provider.objects.get(pk="p1").version == 1
+    channel.refresh_from_db()
+    assert channel.version == 1
 
 
 def test_a_viewer_gets_400_from_the_chain_preview_for_deep_json(viewer_client, provider_factory):

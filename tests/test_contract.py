@@ -101,6 +101,14 @@ def test_every_time_field_of_every_endpoint_has_one_format(admin_client, viewer_
     call("chain", viewer_client.get("/api/routing-chain"))
     call("preview", viewer_client.post("/api/routing-chain/preview",
                                        {"provider_id": "good", "changes": {"priority": 1}}, format="json"))
+    hook = {"id": "hook", "name": "hook", "kind": "webhook", "url": simulator.url("/hook"), "events": ["checks.failed"]}
+    call("channel create", admin_client.post("/api/alert-channels", hook, format="json"), HTTPStatus.CREATED)
+    call("channel secret", admin_client.post("/api/alert-channels/hook/secret", {"action": "set", "value": "whsec-1"},
+                                             format="json"))
+    call("channel test", admin_client.post("/api/alert-channels/hook/test"), HTTPStatus.ACCEPTED)
+    call("channel patch", admin_client.patch("/api/alert-channels/hook", {"cooldown_s": 60}, format="json"))
+    call("channels", viewer_client.get("/api/alert-channels"))
+    call("deliveries", viewer_client.get("/api/alert-channels/hook/deliveries"))
     call("events", admin_client.get("/api/events?page_size=100"))
     call("events as viewer", viewer_client.get("/api/events?page_size=100"))
 
@@ -110,6 +118,8 @@ def test_every_time_field_of_every_endpoint_has_one_format(admin_client, viewer_
     assert "set by alice at" in answers["detail"]["status_reason"]
     assert answers["metrics"]["series"]
     assert answers["secret set"]["secret_touched_at"] is not None
+    assert answers["channels"]["results"][0]["last_delivery"]["created_at"] is not None
+    assert answers["deliveries"]["results"][0]["event"]["created_at"] is not None
 
     seen = 0
     for label, body in answers.items():
@@ -147,6 +157,10 @@ def test_error_bodies_have_the_two_shapes_on_every_endpoint(
 ):
     provider_factory(id="p1", kind="openai_compatible")
     provider_factory(id="local", kind="ollama", secret_policy="none")
+    hook = {"id": "hook", "name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/h", "events": ["checks.failed"]}
+    assert admin_client.post("/api/alert-channels", hook, format="json").status_code == 201
+    slack = {**hook, "id": "slack", "kind": "slack"}
+    assert admin_client.post("/api/alert-channels", slack, format="json").status_code == 201
     assert admin_client.post("/api/providers/p1/secret", {"action": "set", "value": "sk-1"}, format="json").status_code == 200
     current = admin_client.get("/api/providers/p1")["ETag"]
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"probes": "1000/min", "secrets": "1000/min"})
@@ -169,7 +183,18 @@ def test_error_bodies_have_the_two_shapes_on_every_endpoint(
                                  format="json")),
         (400, viewer_client.get("/api/providers?kind=bogus")),
         (400, viewer_client.get("/api/events?since=yesterday")),
+        (400, admin_client.post("/api/alert-channels", {}, format="json")),
+        (400, admin_client.post("/api/alert-channels", {**hook, "id": "h2", "url": "ftp://x"}, format="json")),
+        (400, admin_client.patch("/api/alert-channels/hook", {"version": 3}, format="json")),
+        (400, admin_client.post("/api/alert-channels/slack/secret", {"action": "set", "value": "v-1"}, format="json")),
+        (400, viewer_client.get("/api/alert-channels/hook/deliveries?status=lost")),
         (401, anon_client.get("/api/providers")),
+        (401, anon_client.get("/api/alert-channels")),
+        (403, viewer_client.post("/api/alert-channels/hook/test")),
+        (404, viewer_client.get("/api/alert-channels/ghost")),
+        (409, admin_client.post("/api/alert-channels", hook, format="json")),
+        (409, admin_client.post("/api/alert-channels/hook/secret", {"action": "clear"}, format="json")),
+        (412, admin_client.patch("/api/alert-channels/hook", {"name": "x"}, format="json", HTTP_IF_MATCH='"9"')),
         (401, anon_client.get("/api/routing-chain")),
         (403, viewer_client.post("/api/providers", {}, format="json")),
         (403, viewer_client.post("/api/providers/p1/secret", {"action": "clear"}, format="json")),
@@ -295,13 +320,20 @@ def test_the_schema_types_the_chain_the_preview_the_metrics_and_the_history():
         ("/api/providers/test-all", "post", {"200", "400", "401", "403", "409", "429"}),
         ("/api/routing-chain/preview", "post", {"200", "400", "401", "403", "404", "409"}),
         ("/api/events", "get", {"200", "400", "401", "403", "404"}),
+        ("/api/alert-channels", "get", {"200", "401", "403", "404"}),
+        ("/api/alert-channels", "post", {"201", "400", "401", "403", "409"}),
+        ("/api/alert-channels/{id}", "patch", {"200", "400", "401", "403", "404", "409", "412"}),
+        ("/api/alert-channels/{id}", "delete", {"204", "401", "403", "404", "412"}),
+        ("/api/alert-channels/{id}/secret", "post", {"200", "400", "401", "403", "404", "409", "429"}),
+        ("/api/alert-channels/{id}/test", "post", {"202", "400", "401", "403", "404", "409", "429"}),
+        ("/api/alert-channels/{id}/deliveries", "get", {"200", "400", "401", "403", "404"}),
     ],
 )
 def test_the_schema_documents_every_error_an_operation_can_answer(path, method, codes):
     schema = openapi()
     responses = schema["paths"][path][method]["responses"]
     assert set(responses) == codes
-    for code in codes - {"200", "201"}:
+    for code in codes - {"200", "201", "202", "204"}:
         body = response_schema(schema, path, method, code)
         assert "detail" in body.get("properties", {}) or "anyOf" in body, (code, body)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from guardian.shortcuts import assign_perm
 
+from alerts.services import create_channel
+
 pytestmark = pytest.mark.django_db
 
 # A closed local port: probes fail fast, no network is touched.
@@ -33,6 +35,14 @@ MATRIX = [
     ("get", "/api/events", None, 200, 200, 403, 401),
     ("get", "/api/config", None, 200, 403, 403, 401),
     ("post", "/api/config?dry_run=1", {"providers": [], "prune": True}, 200, 403, 403, 401),
+    ("get", "/api/alert-channels", None, 200, 200, 403, 401),
+    ("post", "/api/alert-channels", {"id": "new", "name": "new", "kind": "slack", "url": "https://hooks.example/x", "events": ["checks.failed"]}, 201, 403, 403, 401),
+    ("get", "/api/alert-channels/c1", None, 200, 200, 404, 401),
+    ("patch", "/api/alert-channels/c1", {"name": "renamed"}, 200, 403, 404, 401),
+    ("delete", "/api/alert-channels/c1", None, 204, 403, 404, 401),
+    ("post", "/api/alert-channels/c1/secret", {"action": "set", "value": "matrix-hook-123"}, 200, 403, 404, 401),
+    ("post", "/api/alert-channels/c1/test", None, 202, 403, 404, 401),
+    ("get", "/api/alert-channels/c1/deliveries", None, 200, 200, 404, 401),
 ]
 ROLES = ["admin", "viewer", "outsider", "anonymous"]
 CASES = [
@@ -50,6 +60,7 @@ def clients(admin_client, viewer_client, outsider_client, anon_client):
 @pytest.mark.parametrize("method, path, body, role, expected", CASES)
 def test_endpoint_answers_by_role(clients, provider_factory, method, path, body, role, expected):
     provider_factory(id="p1", endpoint=ENDPOINT, timeout_ms=500, retries=0)
+    create_channel({"id": "c1", "name": "c1", "kind": "webhook", "url": ENDPOINT, "events": ["checks.failed"]})
     response = getattr(clients[role], method)(path, body, format="json")
     assert response.status_code == expected, response.content[:300]
     assert response["Cache-Control"] == "no-store"  # errors included
