@@ -96,7 +96,9 @@ def test_every_page_opens_for_both_roles_is_refused_without_one_and_asks_to_sign
     url, admin_user, viewer_user, outsider_user
 ):
     webhook()
-    assert page_client(admin_user).get(url).status_code == HTTPStatus.OK
+    opened = page_client(admin_user).get(url)
+    assert opened.status_code == HTTPStatus.OK
+    assert "no-store" in opened["Cache-Control"]
     assert page_client(viewer_user).get(url).status_code == HTTPStatus.OK
     refused = page_client(outsider_user).get(url)
     assert refused.status_code == HTTPStatus.FORBIDDEN
@@ -540,3 +542,22 @@ def test_the_pages_url_names_are_their_own_beside_the_api_s():
     names = ("test", "secret", "edit", "enabled", "delete")
     assert [reverse(f"alerts-channel-{name}", args=["x"]) for name in names] == [f"/alerts/x/{n}/" for n in names]
     assert (reverse("alerts-page"), reverse("alerts-channel", args=["x"])) == ("/alerts/", "/alerts/x/")
+
+
+def test_the_list_page_makes_the_same_queries_at_any_number_of_channels(admin_page):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_page.get("/alerts/").status_code == HTTPStatus.OK
+        return len(captured)
+
+    for n in range(2):
+        _delivery(webhook(f"c{n}"), DeliveryStatus.FAILED, 6)
+    few = queries()
+    for n in range(2, 20):
+        channel = webhook(f"c{n}")
+        services.change_secret(channel, "set", f"s-{n}-value")
+        _delivery(channel, DeliveryStatus.SENT, 1)
+    assert queries() == few
