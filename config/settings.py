@@ -107,11 +107,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Reusing PostgreSQL connections (docs/performance.md, "Database connections"). Under daphne,
-# Django runs each request's sync code in a thread of its own (asgiref's ThreadSensitiveContext
-# per request), and connections are per thread: CONN_MAX_AGE keeps nothing for the next request
-# (tests/test_db_connections.py saw a new backend for each of 20 requests). A psycopg pool per
-# process does: a request borrows a connection and gives it back when it ends, and so does each
-# websocket's database_sync_to_async call. Django refuses CONN_MAX_AGE with a pool.
+# each request's sync code runs on a thread of its own, and connections are per thread: with
+# Django's own handler (a new thread per request) CONN_MAX_AGE kept nothing for the next request
+# (20 requests, 20 backends). core/handler.py now gives a finished request's thread to the next
+# one, so a persistent connection would be reused, but it would still be one connection per
+# thread, as many as requests at once, and the websockets' database_sync_to_async calls would
+# keep their own. A psycopg pool per process bounds them all: a request borrows a connection and
+# gives it back when it ends, and so does each websocket call. Django refuses CONN_MAX_AGE with a
+# pool.
 _IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 DATABASE_POOL = _IS_POSTGRES and env.bool("DATABASE_POOL", default=True)
 # With the pool, Django hands CONN_HEALTH_CHECKS to it as its check: a connection the server

@@ -17,13 +17,42 @@ own. Websockets do not pass through here (config/asgi.py routes them to Channels
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+
+# Request threads kept idle for the next requests; more concurrent requests than this still
+# get a thread each, which ends with its request.
+MAX_IDLE_THREADS = 64
 
 
 class OneHopASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        self._idle: list[ThreadPoolExecutor] = []
+        super().__init__()
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         if is_async:
-            # The request's own thread (asgiref's ThreadSensitiveContext, one per request).
+            # The request's own thread (the executor of its ThreadSensitiveContext, below).
             self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        # As Django's handler: one thread for all of a request's sync code, never shared by two
+        # requests at once. Django's starts a thread per request and another to join it at the
+        # end; here a thread that finished its request serves the next one, as a WSGI server's
+        # threads do (its database connection was closed or given back by request_finished).
+        executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            # A view abandoned by a disconnected client may still run on it: the next request
+            # given this thread waits for it, as it would behind any request on one thread.
+            if len(self._idle) < MAX_IDLE_THREADS:
+                self._idle.append(executor)
+            else:
+                executor.shutdown(wait=False)

@@ -6,7 +6,9 @@ hops are counted on asgiref's `SyncToAsync`, the one way Django's handler reache
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -36,6 +38,10 @@ def asgi_request(method: str, path: str, headers: list[tuple[bytes, bytes]] = ()
     """The status, headers and whole body of one request to the site's ASGI application."""
     from config.asgi import application
 
+    return async_to_sync(async_request)(application, method, path, headers)
+
+
+async def async_request(application, method: str, path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
     path, _, query = path.partition("?")
     scope = {
         "type": "http",
@@ -50,21 +56,17 @@ def asgi_request(method: str, path: str, headers: list[tuple[bytes, bytes]] = ()
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-
-    async def exchange() -> dict:
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": b""})
-        start = await communicator.receive_output(10)
-        body = b""
-        while True:
-            message = await communicator.receive_output(10)
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        await communicator.wait(10)
-        return {"status": start["status"], "headers": start["headers"], "body": body}
-
-    return async_to_sync(exchange)()
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(15)
+    body = b""
+    while True:
+        message = await communicator.receive_output(15)
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    await communicator.wait(15)
+    return {"status": start["status"], "headers": start["headers"], "body": body}
 
 
 def header(response: dict, name: str) -> str | None:
@@ -145,3 +147,49 @@ def test_a_static_file_is_served_by_whitenoise(hops):
     assert response["status"] == 200
     assert b"function" in response["body"]
     assert header(response, "Cache-Control") != "no-store"  # static files keep their own caching
+
+
+@pytest.fixture
+def request_threads(monkeypatch):
+    """The thread each request's middleware ran on, in order; `barrier` (when set) holds every
+    request inside the chain until as many have arrived."""
+    from audit.middleware import RequestIdMiddleware
+
+    seen: list[threading.Thread] = []
+    holder: dict[str, threading.Barrier | None] = {"barrier": None}
+    original = RequestIdMiddleware._begin
+
+    def begin(request):
+        seen.append(threading.current_thread())
+        if holder["barrier"] is not None:
+            holder["barrier"].wait(timeout=10)
+        return original(request)
+
+    monkeypatch.setattr(RequestIdMiddleware, "_begin", staticmethod(begin))
+    return seen, holder
+
+
+def test_a_finished_requests_thread_serves_the_next_request(request_threads):
+    seen, _ = request_threads
+    for _ in range(3):
+        assert asgi_request("GET", "/healthz")["status"] == 200
+    assert len(seen) == 3
+    assert seen[0] is not threading.main_thread()
+    # Django's handler started a new thread for each request (and one more to join it).
+    assert seen[0] is seen[1] is seen[2]
+
+
+def test_requests_at_the_same_time_never_share_a_thread(request_threads):
+    from config.asgi import application
+
+    seen, holder = request_threads
+    # Each request waits inside the chain until all three are there: on a shared thread the
+    # second could never arrive and the barrier would break (a 500).
+    holder["barrier"] = threading.Barrier(3)
+
+    async def three_at_once():
+        return await asyncio.gather(*(async_request(application, "GET", "/healthz") for _ in range(3)))
+
+    answers = async_to_sync(three_at_once)()
+    assert [answer["status"] for answer in answers] == [200, 200, 200]
+    assert len({thread.ident for thread in seen}) == 3
