@@ -103,7 +103,7 @@ def checker_database(endpoint_url: str, providers: int) -> Iterator[SiteProcess]
     with ExitStack() as stack:
         database_url = None
         if base_url.startswith(("postgres://", "postgresql://")):
-            database_url = stack.enter_context(postgres_scratch_database(base_url))
+            database_url = stack.enter_context(postgres_scratch_database(base_url, migrated=True))
         site = stack.enter_context(site_process(database_url=database_url, start=False))
         python(site, CREATE_PROVIDERS, str(providers), endpoint_url)
         yield site

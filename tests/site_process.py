@@ -10,8 +10,9 @@
 The child gets a temporary `VAR_DIR` (its SQLite file and logs), `DEBUG=false` with a random
 `SECRET_KEY` and vault key ring, and none of the parent's `DATABASE_URL` / `REDIS_URL` unless
 passed: `site_process(database_url=..., redis_url=...)`. The database is migrated with
-`manage.py migrate` before daphne starts; users and tokens are made with the project's own
-commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
+`manage.py migrate` before daphne starts, once per test session: each site's SQLite file is a
+copy of the session's migrated one, and `postgres_scratch_database(..., migrated=True)` copies a
+migrated template; users and tokens are made with the project's own commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
 hands over (`daphne --fd`), so no other process can take the port in between. Static files are
 served by the site itself (WhiteNoise), from the apps' static directories as they are
 (`STATIC_MANIFEST=false`: nothing to collect); a test of the production storage passes
@@ -23,6 +24,7 @@ second daphne process (same database, keys and Redis), as a deployment with two 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import secrets
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -185,13 +187,18 @@ def site_process(
 ) -> Iterator[SiteProcess]:
     """A migrated site on its own database, served by daphne until the block ends.
 
-    `database_url=None` is a SQLite file under the temporary VAR_DIR. With `start=False` the
-    site is migrated but not served (call `site.start()`).
+    `database_url=None` is a SQLite file under the temporary VAR_DIR, a copy of the session's
+    migrated one; a PostgreSQL database is migrated unless it is a copy of the session's migrated
+    template (`postgres_scratch_database(..., migrated=True)`). With `start=False` the site is
+    migrated but not served (call `site.start()`).
     """
     var_dir = Path(tempfile.mkdtemp(prefix="site-"))
     site = SiteProcess(var_dir, site_environment(var_dir, database_url, redis_url, env))
     try:
-        site.migrate()
+        if database_url is None:
+            _copy_sqlite(_migrated_sqlite_template(), var_dir / "db.sqlite3")
+        elif database_url not in _MIGRATED_DATABASES:
+            site.migrate()
         if start:
             site.start()
         yield site
@@ -220,27 +227,103 @@ def second_worker(first: SiteProcess, env: dict[str, str] | None = None) -> Iter
 
 
 @contextmanager
-def postgres_scratch_database(base_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database beside the one `base_url` names; dropped on exit.
+def postgres_scratch_database(base_url: str, *, migrated: bool = False) -> Iterator[str]:
+    """A new PostgreSQL database beside the one `base_url` names; dropped on exit. Empty, or with
+    `migrated=True` a copy of the session's migrated template (`CREATE DATABASE ... TEMPLATE`,
+    a file copy on the server instead of running every migration again), which `site_process`
+    then does not migrate.
 
     Its name is the base database's name plus a random suffix, so parallel runs that use
     different base names never meet.
     """
+    from psycopg import sql
+
+    url = _sibling_url(base_url, "site")
+    template = _migrated_postgres_template(base_url) if migrated else None
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_database_name(url)))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(_database_name(template)))
+    _postgres_admin(base_url, create)
+    if migrated:
+        _MIGRATED_DATABASES.add(url)
+    try:
+        yield url
+    finally:
+        _MIGRATED_DATABASES.discard(url)
+        _drop_postgres_database(url)
+
+
+# -- migrated once per test session --------------------------------------------------------------
+# Every site used to run `manage.py migrate` on its empty database: a Django start and every
+# migration, seconds per site on this machine. The suite migrates one SQLite file and one
+# PostgreSQL template per session instead, and each site starts from a copy: the same schema and
+# the same rows the migrations make (role groups, permissions, content types).
+_MIGRATED_DATABASES: set[str] = set()  # scratch PostgreSQL databases copied from the template
+_templates: dict[str, Path | str] = {}
+
+
+def _migrated_sqlite_template() -> Path:
+    if "sqlite" not in _templates:
+        var_dir = Path(tempfile.mkdtemp(prefix="site-template-"))
+        SiteProcess(var_dir, site_environment(var_dir, None, None, None)).migrate()
+        atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
+        _templates["sqlite"] = var_dir / "db.sqlite3"
+    return _templates["sqlite"]  # type: ignore[return-value]
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy through SQLite's backup API (the file is in WAL mode)."""
+    import sqlite3
+
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _migrated_postgres_template(base_url: str) -> str:
+    from psycopg import sql
+
+    if base_url not in _templates:
+        url = _sibling_url(base_url, "template")
+        _postgres_admin(base_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_database_name(url))))
+        atexit.register(_drop_postgres_database, url)
+        var_dir = Path(tempfile.mkdtemp(prefix="site-template-"))
+        try:
+            SiteProcess(var_dir, site_environment(var_dir, url, None, None)).migrate()
+        finally:
+            shutil.rmtree(var_dir, ignore_errors=True)
+        _templates[base_url] = url
+    return _templates[base_url]  # type: ignore[return-value]
+
+
+def _sibling_url(base_url: str, kind: str) -> str:
+    """A new database's URL beside `base_url`'s: its name plus `kind` and a random suffix."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"/{parts.path.lstrip('/') or 'postgres'}_{kind}_{secrets.token_hex(4)}"))
+
+
+def _database_name(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/")
+
+
+def _postgres_admin(url: str, statement) -> None:
+    """Run `statement` on the server of `url`, connected to its `postgres` database."""
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
+
+    admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def _drop_postgres_database(url: str) -> None:
     from psycopg import sql
 
-    parts = urlsplit(base_url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_site_{secrets.token_hex(4)}"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path="/" + name))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    _postgres_admin(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_database_name(url))))
 
 
 def database_params() -> list:
@@ -261,7 +344,7 @@ def site_on(base_url: str | None, **kwargs) -> Iterator[SiteProcess]:
         with site_process(**kwargs) as site:
             yield site
     else:
-        with postgres_scratch_database(base_url) as url, site_process(database_url=url, **kwargs) as site:
+        with postgres_scratch_database(base_url, migrated=True) as url, site_process(database_url=url, **kwargs) as site:
             yield site
 
 
@@ -274,7 +357,7 @@ def configured_site(**kwargs) -> Iterator[SiteProcess]:
     with ExitStack() as stack:
         database_url = None
         if base_url.startswith(("postgres://", "postgresql://")):
-            database_url = stack.enter_context(postgres_scratch_database(base_url))
+            database_url = stack.enter_context(postgres_scratch_database(base_url, migrated=True))
         yield stack.enter_context(
             site_process(database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None, **kwargs)
         )

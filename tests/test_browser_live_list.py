@@ -44,7 +44,7 @@ def site():
         database_url = None
         base_url = os.environ.get("DATABASE_URL", "")
         if base_url.startswith(("postgres://", "postgresql://")):
-            database_url = stack.enter_context(postgres_scratch_database(base_url))
+            database_url = stack.enter_context(postgres_scratch_database(base_url, migrated=True))
         site = stack.enter_context(
             site_process(database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None)
         )

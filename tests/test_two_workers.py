@@ -57,7 +57,7 @@ def workers():
     routes = [Route("/v1", "openai_compatible", MODELS), Route("/slow/v1", "openai_compatible", MODELS, latency_ms=SLOW_SECONDS * 1000)]
     with (
         SimulatorServer(routes) as upstream,
-        postgres_scratch_database(DATABASE_URL) as database_url,
+        postgres_scratch_database(DATABASE_URL, migrated=True) as database_url,
         site_process(database_url=database_url, redis_url=REDIS_URL, env={"THROTTLE_PROBES": f"{PROBES_PER_MINUTE}/min"}) as a,
         second_worker(a) as b,
     ):
