@@ -15,11 +15,20 @@ from http import HTTPStatus
 import pytest
 
 from health.simulator import Route, SimulatorServer
-from tests.browser import browser_page
+from tests.browser import browser_page, launched_browser
 from tests.site_process import configured_site
 from tests.test_browser import save_screenshot
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium for the module, a context of its own per test: the site is a child process,
+    # so nothing in this process touches Django while Playwright's event loop is started.
+    with launched_browser() as browser:
+        yield browser
+
 
 HUNG_TIMEOUT_MS = 4000
 PASSWORD = "pw-alice-" + "x" * 8
@@ -90,8 +99,8 @@ def card_text(page, pid: str) -> str:
     return page.inner_text(f"article.card[data-provider={pid}] .status")
 
 
-def test_test_on_a_card_shows_the_result_in_place(site):
-    with browser_page() as page:
+def test_test_on_a_card_shows_the_result_in_place(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site)
         open_list_with_stream(page, site)
         assert "never checked" in card_text(page, "fast-a")
@@ -111,8 +120,8 @@ def test_test_on_a_card_shows_the_result_in_place(site):
         assert page.is_enabled("[data-testid=test-fast-a]")
 
 
-def test_run_all_with_a_hung_provider_never_blocks_and_ends_with_a_summary(site):
-    with browser_page() as page:
+def test_run_all_with_a_hung_provider_never_blocks_and_ends_with_a_summary(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site)
         open_list_with_stream(page, site)
         assert page.is_hidden(PANEL)

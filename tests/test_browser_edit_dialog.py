@@ -9,11 +9,20 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.browser import browser_page, chromium_available
+from tests.browser import browser_page, chromium_available, launched_browser
 from tests.site_process import configured_site
 from tests.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium for the module, a context of its own per test: the site is a child process,
+    # so nothing in this process touches Django while Playwright's event loop is started.
+    with launched_browser() as browser:
+        yield browser
+
 ADMIN_PASSWORD = "pw-alice-" + "x" * 8
 VIEWER_PASSWORD = "pw-victor-" + "x" * 8
 
@@ -45,10 +54,10 @@ def chain_order(page) -> list[str]:
     return page.eval_on_selector_all(".chain-nodes .node", "nodes => nodes.map(n => n.dataset.provider)")
 
 
-def test_an_admin_edits_a_card_in_the_dialog_and_the_list_updates_in_place(site):
+def test_an_admin_edits_a_card_in_the_dialog_and_the_list_updates_in_place(site, browser):
     for provider_id, priority in (("openai-prod", 10), ("azure-east", 20)):
         assert site.api.patch(f"{site.url}/api/providers/{provider_id}", json={"priority": priority}, timeout=10).ok
-    with browser_page() as page:
+    with browser_page(browser=browser) as page:
         sign_in(page, site.url, "alice", ADMIN_PASSWORD)
         page.wait_for_selector("[data-testid=routing-chain]")
         page.evaluate("window.__marker = 1")
@@ -85,8 +94,8 @@ def test_an_admin_edits_a_card_in_the_dialog_and_the_list_updates_in_place(site)
         assert stored(site, "azure-east")["priority"] == 5
 
 
-def test_a_conflict_shows_both_values_in_the_dialog(site):
-    with browser_page() as page:
+def test_a_conflict_shows_both_values_in_the_dialog(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site.url, "alice", ADMIN_PASSWORD)
         page.click("[data-testid=edit-openai-prod]")
         dialog = page.locator("dialog.edit-dialog")
@@ -102,8 +111,8 @@ def test_a_conflict_shows_both_values_in_the_dialog(site):
         assert stored(site, "openai-prod")["priority"] == 33
 
 
-def test_new_provider_in_the_dialog_adds_its_card(site):
-    with browser_page() as page:
+def test_new_provider_in_the_dialog_adds_its_card(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site.url, "alice", ADMIN_PASSWORD)
         page.evaluate("window.__marker = 1")
         page.click("[data-testid=new-provider]")
@@ -122,8 +131,8 @@ def test_new_provider_in_the_dialog_adds_its_card(site):
         page.keyboard.press("Escape")
 
 
-def test_a_viewer_opens_the_settings_read_only(site):
-    with browser_page() as page:
+def test_a_viewer_opens_the_settings_read_only(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site.url, "victor", VIEWER_PASSWORD)
         page.click("[data-testid=edit-openai-prod]")
         dialog = page.locator("dialog.edit-dialog")

@@ -11,11 +11,20 @@ from http import HTTPStatus
 
 import pytest
 
-from tests.browser import browser_page
+from tests.browser import browser_page, launched_browser
 from tests.site_process import configured_site
 from tests.test_browser import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium for the module, a context of its own per test: the site is a child process,
+    # so nothing in this process touches Django while Playwright's event loop is started.
+    with launched_browser() as browser:
+        yield browser
+
 
 ADMIN_PASSWORD = "pw-alice-" + "x" * 8
 VIEWER_PASSWORD = "pw-victor-" + "x" * 8
@@ -152,10 +161,10 @@ def act(page, submit_selector: str, toast: str, provider_id: str, state: str) ->
     return took
 
 
-def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
+def test_set_rotate_clear_restore_from_the_card_without_a_reload(site, browser):
     canary = Canary("canary-" + secrets.token_hex(12))
     rotated = Canary("rotated-" + secrets.token_hex(12))
-    with browser_page() as page:
+    with browser_page(browser=browser) as page:
         watch = Watch(page)
         sign_in(page, site.url, "alice", ADMIN_PASSWORD)
         page.wait_for_selector("[data-testid=secret-p1]")
@@ -251,8 +260,8 @@ def test_set_rotate_clear_restore_from_the_card_without_a_reload(site):
         watch.assert_never_saw(page, canary, rotated)
 
 
-def test_a_viewer_sees_the_secret_action_locked(site):
-    with browser_page() as page:
+def test_a_viewer_sees_the_secret_action_locked(site, browser):
+    with browser_page(browser=browser) as page:
         sign_in(page, site.url, "victor", VIEWER_PASSWORD)
         page.wait_for_selector("[data-testid=secret-p1]")
         button = page.locator("[data-testid=secret-p1]")

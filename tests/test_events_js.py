@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import browser_page
+from tests.browser import browser_page, launched_browser
 
 pytestmark = pytest.mark.browser
 
@@ -41,9 +41,16 @@ window.harness = (() => {
 """
 
 
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium for the module: these pages load static scripts only, no Django in between.
+    with launched_browser() as browser:
+        yield browser
+
+
 @pytest.fixture
-def page():
-    with browser_page() as page:
+def page(browser):
+    with browser_page(browser=browser) as page:
         page.set_content("<!doctype html><title>events</title>")
         page.add_script_tag(path=str(SCRIPT))
         page.add_script_tag(content=HARNESS)

@@ -9,7 +9,7 @@ import pytest
 
 from audit.events import mask_payload
 from console.eventrows import payload_view
-from tests.browser import browser_page
+from tests.browser import browser_page, launched_browser
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +27,16 @@ PAYLOADS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def browser():
+    # One Chromium for the module: these pages load static scripts only, no Django in between.
+    with launched_browser() as browser:
+        yield browser
+
+
 @pytest.fixture
-def page():
-    with browser_page() as page:
+def page(browser):
+    with browser_page(browser=browser) as page:
         page.set_content("<!doctype html><title>events page</title><body></body>")
         page.add_script_tag(path=str(SCRIPT))
         yield page
