@@ -63,6 +63,12 @@ def sync_roles(group_model, permission_model) -> None:
 
 
 def sync_roles_after_migrate(sender, apps=None, using=None, **kwargs) -> None:
+    # post_migrate is sent once per app, in INSTALLED_APPS order, and django.contrib.auth's
+    # handler for each app runs before this one: at the last app's signal every permission
+    # exists. Synced there only; once per app made each `flush` (every transactional test's
+    # teardown) and `migrate` run the whole sync twenty-odd times, 500 queries.
+    if sender is not None and sender.label != _last_app_with_models():
+        return
     # `flush` sends post_migrate without `apps`: the installed apps are the ones to use.
     if apps is None:
         from django.apps import apps
@@ -72,6 +78,13 @@ def sync_roles_after_migrate(sender, apps=None, using=None, **kwargs) -> None:
     except LookupError:
         return
     sync_roles(group_model, permission_model)
+
+
+def _last_app_with_models() -> str:
+    """The label of the last app post_migrate is sent for (apps without models get none)."""
+    from django.apps import apps
+
+    return [app.label for app in apps.get_app_configs() if app.models_module is not None][-1]
 
 
 def role_of(user) -> str | None:
