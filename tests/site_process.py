@@ -271,6 +271,12 @@ def _migrated_sqlite_template() -> Path:
     return _templates["sqlite"]  # type: ignore[return-value]
 
 
+def migrated_sqlite_database(target: Path) -> None:
+    """Write a migrated SQLite database at `target` (a copy of the session's migrated file), for
+    a test whose own processes use a database file of their own."""
+    _copy_sqlite(_migrated_sqlite_template(), target)
+
+
 def _copy_sqlite(source: Path, target: Path) -> None:
     """A consistent copy through SQLite's backup API (the file is in WAL mode)."""
     import sqlite3

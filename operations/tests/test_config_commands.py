@@ -21,6 +21,7 @@ from providers.models import Provider
 from providers.serializers import WRITABLE_FIELDS, ProviderFieldsSerializer
 from providers.tests.factories import ProviderFactory
 from secrets_vault.services import set_secret
+from tests.site_process import migrated_sqlite_database
 
 pytestmark = pytest.mark.django_db
 
@@ -295,7 +296,7 @@ def test_round_trip_in_subprocesses_on_a_file_database(tmp_path):
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=300)
 
-    assert manage("migrate", "-v0").returncode == 0
+    migrated_sqlite_database(tmp_path / "db.sqlite3")  # what `manage.py migrate` makes, migrated once per session
     seed = tmp_path / "seed.yaml"
     seed.write_text(yaml.safe_dump({"providers": [
         {"id": "p1", "name": "p1", "kind": "ollama", "endpoint": "http://127.0.0.1:1", "default_model": "m", "priority": 1},
