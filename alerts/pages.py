@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -210,12 +211,16 @@ def create_channel(request: HttpRequest) -> HttpResponse:
     _require(request.user, ADD)
     try:
         channel = services.create_channel(channel_form.channel_data(request.POST, creating=True), actor=request.user)
-    except ValidationError as exc:
+    except (ValidationError, IntegrityError) as exc:
+        # IntegrityError: another request created the same id between the check and the insert.
+        errors = (
+            exc.message_dict if isinstance(exc, ValidationError) else {"id": ["A channel with this id already exists."]}
+        )
         context = _form_context(
             request,
             channel=None,
             values=channel_form.submitted_values(request.POST),
-            errors=channel_form.field_errors(exc.message_dict),
+            errors=channel_form.field_errors(errors),
             can_edit=True,
         )
         return render(request, "alerts/channel_form.html", context, status=400)
@@ -381,7 +386,7 @@ def change_secret(request: HttpRequest, channel_id: str) -> HttpResponse:
         errors["action"] = "One of: set, rotate, clear."
     elif action != "clear" and not value:
         errors["value"] = f"Enter the new value to {action} the secret."
-    elif action == "clear" and request.POST.get("confirm") != "clear":
+    elif action == "clear" and request.POST.get("confirm") != "clear" and channel.kind == ChannelKind.WEBHOOK:
         return render(request, "alerts/channel.html", _channel_context(request, channel, confirm_clear=True))
     else:
         try:

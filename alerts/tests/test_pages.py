@@ -415,6 +415,9 @@ def test_secret_errors_are_inline_and_never_echo_the_value(admin_page, caplog):
     assert slack.status_code == HTTPStatus.CONFLICT
     assert "only a webhook channel signs with a secret" in slack.content.decode()
     assert CANARY not in slack.content.decode()
+    slack_clear = admin_page.post("/alerts/chat/secret/", {"action": "clear"})
+    assert slack_clear.status_code == HTTPStatus.CONFLICT
+    assert "only a webhook channel signs with a secret" in slack_clear.content.decode()
 
     unknown = admin_page.post("/alerts/hook/secret/", {"action": "reveal"})
     assert unknown.status_code == HTTPStatus.BAD_REQUEST
