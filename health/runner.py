@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from audit.events import record_events
 from core.actors import actor_name
-from health import counters, errors, metrics, probe_loop, status
+from health import collector, counters, errors, metrics, probe_loop, status
+from health.check_rows import insert_checks
 from health.http import ProbeClient, ProbeSession, new_session, origin_of
 from health.models import HealthCheck
 from health.probes import probe_for
@@ -313,24 +314,26 @@ def run_checks(
     arrived(unprobed)
 
     closing: concurrent.futures.Future[None] | None = None
-    try:
-        if jobs:
-            workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
-            session = new_session(pool_size=workers)
-            try:
-                for batch in _probe_in_batches(jobs, workers, deep, session):
-                    arrived(batch)
-            finally:
-                # The run's connections close on the probe loop while this thread records.
-                closing = session.close_soon()
+    # A run's objects all live at once: fewer young collections meanwhile (health/collector.py).
+    with collector.fewer_collections():
+        try:
+            if jobs:
+                workers = max(1, min(int(settings.PROBE_MAX_CONCURRENCY), len(jobs)))
+                session = new_session(pool_size=workers)
+                try:
+                    for batch in _probe_in_batches(jobs, workers, deep, session):
+                        arrived(batch)
+                finally:
+                    # The run's connections close on the probe loop while this thread records.
+                    closing = session.close_soon()
 
-        if record_as_they_finish:
-            checks = [recorded[p.pk] for p in providers]
-        else:
-            checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor, run_id=run_id)
-    finally:
-        if closing is not None:
-            closing.result()
+            if record_as_they_finish:
+                checks = [recorded[p.pk] for p in providers]
+            else:
+                checks = record_outcomes(providers, [outcomes[p.pk] for p in providers], actor=actor, run_id=run_id)
+        finally:
+            if closing is not None:
+                closing.result()
     return RunResult(checks=checks, duration_ms=round((time.monotonic() - started) * 1000))
 
 
@@ -341,7 +344,8 @@ def record_outcomes(
     """Write status moves, check rows and `provider.tested` events for finished probes
     (`run_id`, when given, goes into each event's payload).
 
-    Queries: one for the 5-minute window of all providers, one insert for all check rows, one
+    Queries: one for the 5-minute window of all providers, one insert for all check rows
+    (health/check_rows.py), one
     upsert of their cumulative counts (health/counters.py), one insert for all `provider.tested`
     rows, plus a compare-and-set (and its event) for each provider whose status moves. The
     events are broadcast once the transaction commits, off the caller's thread
@@ -375,7 +379,7 @@ def record_outcomes(
         final_status.update(Provider.objects.filter(pk__in=lost_race).values_list("pk", "status"))
 
     name = actor_name(actor)
-    rows = HealthCheck.objects.bulk_create(
+    rows = insert_checks(
         [
             HealthCheck(
                 **vars(outcome),  # flat and immutable: asdict()'s deep copy cost ~0.2 ms a row
