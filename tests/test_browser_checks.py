@@ -54,8 +54,7 @@ def site(simulator):
 
 
 def prepared(site, simulator):
-    site.create_operator("alice", role="admin", password=PASSWORD)
-    site.api = site.api_session(site.issue_token("alice"))
+    site.api = site.api_session(site.operators_with_token({"alice": ("admin", PASSWORD)}, token_for="alice"))
     for pid, prefix, priority, timeout in (
         ("fast-a", "/fast/v1", 10, 2000),
         ("fast-b", "/fast/v1", 20, 2000),

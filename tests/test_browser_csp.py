@@ -28,8 +28,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 @pytest.fixture(scope="module")
 def site():
     with configured_site() as site:
-        site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
-        site.api = site.api_session(site.issue_token("alice"))
+        site.api = site.api_session(site.operators_with_token({"alice": ("admin", ADMIN_PASSWORD)}, token_for="alice"))
         for provider_id, policy in (("csp-open", "none"), ("csp-keyed", "required")):
             created = site.api.post(site.url + "/api/providers", json={
                 "id": provider_id, "name": provider_id, "kind": "openai_compatible", "secret_policy": policy,

@@ -44,8 +44,7 @@ print(len(rows))
 
 def test_the_detail_page_shows_the_hour_as_a_chart_the_history_in_pages_and_the_changes():
     with configured_site() as site, browser_page() as page:
-        site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
-        api = site.api_session(site.issue_token("alice"))
+        api = site.api_session(site.operators_with_token({"alice": ("admin", ADMIN_PASSWORD)}, token_for="alice"))
         created = api.post(f"{site.url}/api/providers", json={
             "id": "openai-prod", "name": "openai-prod", "display_name": "OpenAI production", "kind": "openai_compatible",
             "secret_policy": "none", "endpoint": "https://openai-prod.example.test/v1", "default_model": "gpt-4o-mini",

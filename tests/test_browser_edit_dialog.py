@@ -32,9 +32,7 @@ def site():
     if not chromium_available():
         pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
     with configured_site() as site:
-        site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
-        site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)
-        site.api = site.api_session(site.issue_token("alice"))
+        site.api = site.api_session(site.operators_with_token({"alice": ("admin", ADMIN_PASSWORD), "victor": ("viewer", VIEWER_PASSWORD)}, token_for="alice"))
         for provider_id, name, priority in (("openai-prod", "OpenAI production", 10), ("azure-east", "Azure East", 20)):
             created = site.api.post(site.url + "/api/providers", json={
                 "id": provider_id, "name": provider_id, "display_name": name, "kind": "openai_compatible",

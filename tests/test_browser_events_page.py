@@ -22,9 +22,7 @@ NEWEST_ROW = "table.events > tbody > tr:first-child"
 @pytest.fixture(scope="module")
 def site():
     with site_process() as site:
-        site.create_operator("alice", role="admin")
-        site.create_operator("victor", role="viewer", password="pw-victor-" + "x" * 8)
-        site.api = site.api_session(site.issue_token("alice"))
+        site.api = site.api_session(site.operators_with_token({"alice": ("admin", None), "victor": ("viewer", "pw-victor-" + "x" * 8)}, token_for="alice"))
         for provider_id in ("p1", "p2"):
             created = site.api.post(
                 site.url + "/api/providers",

@@ -48,9 +48,7 @@ def site():
         site = stack.enter_context(
             site_process(database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None)
         )
-        site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
-        site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)
-        site.api = site.api_session(site.issue_token("alice"))
+        site.api = site.api_session(site.operators_with_token({"alice": ("admin", ADMIN_PASSWORD), "victor": ("viewer", VIEWER_PASSWORD)}, token_for="alice"))
         endpoint = f"http://127.0.0.1:{_closed_port()}/v1"
         for provider_id, priority in (("p-alpha", 10), ("p-beta", 20), ("p-gamma", 30)):
             created = site.api.post(

@@ -46,9 +46,7 @@ def console_site():
 
 
 def _with_users(site):
-    site.create_operator("alice", role="admin", password=ADMIN_PASSWORD)
-    site.create_operator("victor", role="viewer", password=VIEWER_PASSWORD)
-    site.api = site.api_session(site.issue_token("alice"))
+    site.api = site.api_session(site.operators_with_token({"alice": ("admin", ADMIN_PASSWORD), "victor": ("viewer", VIEWER_PASSWORD)}, token_for="alice"))
     return site
 
 

@@ -39,8 +39,7 @@ def site(request):
 
 
 def test_fifty_concurrent_writes_get_no_server_error(site):
-    site.create_operator("alice", role="admin")
-    api = site.api_session(site.issue_token("alice"))
+    api = site.api_session(site.operators_with_token({"alice": ("admin", None)}, token_for="alice"))
     endpoint = f"http://127.0.0.1:{_closed_port()}/v1"
     canary = "canary-" + secrets.token_hex(8)
     values = [f"{canary}-initial"] + [f"{canary}-rotated-{i}" for i in range(ROTATIONS)]

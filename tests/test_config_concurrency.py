@@ -23,8 +23,7 @@ def site(request):
 
 
 def test_of_concurrent_applies_at_one_version_one_wins(site):
-    site.create_operator("alice", role="admin")
-    api = site.api_session(site.issue_token("alice"))
+    api = site.api_session(site.operators_with_token({"alice": ("admin", None)}, token_for="alice"))
     seed = [{"id": f"p{i}", "name": f"p{i}", "kind": "ollama", "endpoint": f"http://127.0.0.1:{9000 + i}",
              "default_model": "m", "priority": 10 * (i + 1)} for i in range(3)]
     assert api.post(site.url + "/api/config", json={"providers": seed}, timeout=30).status_code == HTTPStatus.OK

@@ -79,8 +79,7 @@ def open_websocket(site, session_id: str) -> socket.socket:
 
 def test_requests_and_websocket_handshakes_reuse_one_connection():
     with configured_site(env={"DATABASE_POOL_MIN_SIZE": "1", "DATABASE_POOL_MAX_SIZE": str(POOL_MAX_SIZE)}) as site:
-        site.create_operator("alice", role="admin", password=PASSWORD)
-        api = site.api_session(site.issue_token("alice"))
+        api = site.api_session(site.operators_with_token({"alice": ("admin", PASSWORD)}, token_for="alice"))
         seen: set[int] = set()
         for _ in range(20):
             assert api.get(site.url + "/api/providers", timeout=10).status_code == HTTPStatus.OK
@@ -101,8 +100,7 @@ def test_without_the_pool_conn_max_age_keeps_a_connection_on_the_reused_request_
     # thread per request, so 10 requests one after another met 10 backends; core/handler.py
     # serves them on the thread the previous one finished on, and so on its connection.
     with configured_site(env={"DATABASE_POOL": "0", "CONN_MAX_AGE": "60"}) as site:
-        site.create_operator("alice", role="admin")
-        api = site.api_session(site.issue_token("alice"))
+        api = site.api_session(site.operators_with_token({"alice": ("admin", None)}, token_for="alice"))
         seen: set[int] = set()
         for _ in range(10):
             assert api.get(site.url + "/api/providers", timeout=10).status_code == HTTPStatus.OK

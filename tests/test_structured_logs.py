@@ -266,8 +266,7 @@ def test_a_daphne_site_with_log_format_json_writes_only_json_lines():
     from tests.site_process import configured_site
 
     with configured_site(env={"LOG_FORMAT": "json"}) as site:
-        site.create_operator("alice", role="admin")
-        token = site.issue_token("alice")
+        token = site.operators_with_token({"alice": ("admin", None)}, token_for="alice")
         api = site.api_session(token)
         answer = api.get(site.url + "/api/providers", params={"api_key": token}, timeout=30)
         missing = requests.get(site.url + "/no-such-page/", timeout=30)
