@@ -12,9 +12,9 @@ The child gets a temporary `VAR_DIR` (its SQLite file and logs), `DEBUG=false` w
 passed: `site_process(database_url=..., redis_url=...)`. The database is migrated with
 `manage.py migrate` before daphne starts, once per test session: each site's SQLite file is a
 copy of the session's migrated one, and `postgres_scratch_database(..., migrated=True)` copies a
-migrated template; users and tokens are made with the project's own commands. daphne serves on a listening socket this process opened on a free 127.0.0.1 port and
-hands over (`daphne --fd`), so no other process can take the port in between. Static files are
-served by the site itself (WhiteNoise), from the apps' static directories as they are
+migrated template; users and tokens are made with the project's own commands. daphne serves on
+a listening socket this process opened on a free 127.0.0.1 port and hands over (`daphne --fd`),
+so no other process can take the port in between. Static files are served by the site itself (WhiteNoise), from the apps' static directories as they are
 (`STATIC_MANIFEST=false`: nothing to collect); a test of the production storage passes
 `env={"STATIC_MANIFEST": "true"}` and runs `collectstatic` first. The child's output is kept in
 `<var_dir>/site.log`; `site.log_text()` reads it (it never holds a secret value: the log
@@ -226,7 +226,7 @@ def site_process(
     var_dir = Path(tempfile.mkdtemp(prefix="site-"))
     site = SiteProcess(var_dir, site_environment(var_dir, database_url, redis_url, env))
     try:
-        if database_url is None:
+        if database_url is None and "DATABASE_URL" not in site.env:
             _copy_sqlite(_migrated_sqlite_template(), var_dir / "db.sqlite3")
         elif database_url not in _MIGRATED_DATABASES:
             site.migrate()
