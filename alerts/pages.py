@@ -132,6 +132,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     page = None if query.errors else history.history_page(query, request.GET.get("page"))
     context = {
         "channels": _channels_with_state(channels, request.user),
+        "history_url": request.get_full_path(),
         "query": query,
         "page": page,
         "statuses": history.SHOWN_STATUSES,
@@ -148,8 +149,13 @@ def _channel_context(request: HttpRequest, channel: AlertChannel, **extra: Any) 
     _channels_with_state([channel], request.user)
     query = history.read_query(request.GET)
     page = None if query.errors else history.history_page(query, request.GET.get("page"), channel=channel)
+    # A channel page is also the answer to its buttons' POSTs (an error, a 412): its links and
+    # its polling go to the channel's own address, never to the URL that was posted to.
+    channel_url = reverse("alerts-channel", args=[channel.pk])
     context = {
         "channel": channel,
+        "channel_url": channel_url,
+        "history_url": channel_url + (f"?{request.GET.urlencode()}" if request.GET else ""),
         "query": query,
         "page": page,
         "labels": LABELS,

@@ -564,3 +564,15 @@ def test_the_list_page_makes_the_same_queries_at_any_number_of_channels(admin_pa
         services.change_secret(channel, "set", f"s-{n}-value")
         _delivery(channel, DeliveryStatus.SENT, 1)
     assert queries() == few
+
+
+def test_a_channel_page_drawn_as_a_post_s_answer_links_and_polls_the_channel_s_own_address(admin_page):
+    channel = webhook()
+    _delivery(channel, DeliveryStatus.SENT, 1)
+    answer = admin_page.post("/alerts/hook/secret/?page=1", {"action": "set", "value": ""})
+    assert answer.status_code == HTTPStatus.BAD_REQUEST
+    body = answer.content.decode()
+    assert 'hx-get="/alerts/hook/?page=1"' in body
+    assert 'name="next" value="/alerts/hook/"' in body
+    assert 'href="/alerts/hook/?order=failures' in body
+    assert "/secret/?" not in body.replace('action="/alerts/hook/secret/"', "")
