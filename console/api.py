@@ -156,9 +156,9 @@ class ProviderViewSet(
         # An unchanged fleet's page is answered from console/listcache.py (one query).
         self._audience = listcache.audience(request.user)
         key = listcache.key_for(request, self._audience)
-        data = listcache.lookup(key) if key is not None else None
-        if data is not None:
-            return Response(data)
+        kept = listcache.lookup(key) if key is not None else None
+        if kept is not None:
+            return listcache.KeptResponse(kept)
         if key is not None:
             self._chain = lambda: cached_chain(key[0])  # the version just read
         response = super().list(request, *args, **kwargs)

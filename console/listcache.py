@@ -19,6 +19,11 @@ An answer is kept under:
 
 A list computed inside a transaction of the caller's own is not kept (it may show writes that
 are rolled back), as the chain is not.
+
+A kept answer is also kept as the JSON bytes it renders to, the first time it is asked for as
+plain `application/json` (what integrations get): serializing fifty providers again was the
+largest part of answering a kept page. Any other media type (`indent=`, the browsable API) is
+rendered from the data each time, so a client cannot make one answer keep many renderings.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from typing import Any
 
 from django.conf import settings
 from guardian.shortcuts import get_objects_for_user
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 
 from console.chaincache import chain_version, inside_own_transaction
 from providers.models import Provider
@@ -37,7 +44,41 @@ from providers.models import Provider
 MAX_ENTRIES = 256
 
 _lock = threading.Lock()
-_answers: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
+_answers: OrderedDict[tuple, tuple[float, Kept]] = OrderedDict()
+
+
+class Kept:
+    """A kept answer: the page's data, and its plain JSON rendering once one was made."""
+
+    __slots__ = ("data", "json")
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.json: bytes | None = None
+
+
+class KeptResponse(Response):
+    """DRF's response with a kept answer's data; as plain JSON, its bytes are rendered once."""
+
+    def __init__(self, kept: Kept) -> None:
+        super().__init__(kept.data)
+        self.kept = kept
+
+    @property
+    def rendered_content(self):
+        renderer = getattr(self, "accepted_renderer", None)
+        plain = (
+            type(renderer) is JSONRenderer
+            and self.accepted_media_type == renderer.media_type
+            and self.renderer_context.get("indent") is None
+        )
+        if not plain:
+            return super().rendered_content
+        if self.kept.json is None:
+            self.kept.json = super().rendered_content  # also sets the Content-Type
+        else:
+            self["Content-Type"] = renderer.media_type  # as DRF sets it for JSON (no charset)
+        return self.kept.json
 
 
 def lifetime() -> float:
@@ -62,7 +103,7 @@ def key_for(request, who: str | None) -> tuple | None:
     return (chain_version(), who, request.build_absolute_uri())
 
 
-def lookup(key: tuple) -> Any | None:
+def lookup(key: tuple) -> Kept | None:
     with _lock:
         stored = _answers.get(key)
         if stored is None:
@@ -78,7 +119,7 @@ def store(key: tuple, data: Any) -> None:
     if inside_own_transaction():
         return
     with _lock:
-        _answers[key] = (time.monotonic(), data)
+        _answers[key] = (time.monotonic(), Kept(data))
         _answers.move_to_end(key)
         while len(_answers) > MAX_ENTRIES:
             _answers.popitem(last=False)
