@@ -194,7 +194,7 @@ def test_an_email_channel_takes_one_recipient_per_line(admin_page):
     assert channel.email_to == ["a@example.com", "b@example.com", "c@example.com"]
     row = admin_page.get("/alerts/").content.decode()
     assert "a@example.com, b@example.com, c@example.com" in row
-    assert 'data-testid="secret-oncall"><span class="quiet">not signed</span>' in row
+    assert 'data-testid="secret-oncall"><span class="quiet" title="Only webhook channels sign their alerts">— (not a webhook)</span>' in row
 
 
 @pytest.mark.parametrize(
