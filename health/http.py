@@ -234,6 +234,7 @@ class ProbeResponse:
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=4096)  # a pure function of the text; every run asks again for every endpoint
 def origin_of(url: str) -> Origin:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

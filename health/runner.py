@@ -18,6 +18,7 @@ The API, the page button and `manage.py run_checks` all go through `run_checks()
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import functools
 import logging
@@ -246,7 +247,19 @@ def _probe_in_batches(
     HTTP on its event loop; this thread only collects the outcomes (and records them, in
     run_checks), so the database is never touched from the loop.
     """
-    done: queue.SimpleQueue[ProbeOutcome] = queue.SimpleQueue()
+    done: queue.SimpleQueue[list[ProbeOutcome]] = queue.SimpleQueue()
+    finished: list[ProbeOutcome] = []  # touched on the loop's thread only
+
+    def hand_over() -> None:
+        done.put(finished[:])
+        finished.clear()
+
+    def on_done(outcome: ProbeOutcome) -> None:
+        # One hand-over per turn of the loop, not one per probe: every put wakes this thread,
+        # and a run of 1,000 passed the interpreter lock back and forth for each outcome.
+        if not finished:
+            asyncio.get_running_loop().call_soon(hand_over)
+        finished.append(outcome)
 
     def probe(provider: Provider, credential: Any) -> ProbeOutcome:
         try:
@@ -256,11 +269,11 @@ def _probe_in_batches(
             crashed = errors.ProbeFailure(errors.ErrorCode.UNREACHABLE, "The check crashed; see the server log.")
             return _failed(provider, crashed, deep=deep, checked_at=timezone.now(), latency_ms=None)
 
-    running = probe_loop.run_all([functools.partial(probe, p, c) for p, c in jobs], workers, done.put)
+    running = probe_loop.run_all([functools.partial(probe, p, c) for p, c in jobs], workers, on_done)
     remaining = len(jobs)
     while remaining:
         try:
-            batch = [done.get(timeout=1.0)]
+            batch = done.get(timeout=1.0)
         except queue.Empty:
             if running.done():
                 running.result()  # raises what broke the run
@@ -270,7 +283,7 @@ def _probe_in_batches(
         while len(batch) < remaining:
             try:
                 wait = until - time.monotonic()
-                batch.append(done.get(timeout=wait) if wait > 0 else done.get_nowait())
+                batch.extend(done.get(timeout=wait) if wait > 0 else done.get_nowait())
             except queue.Empty:
                 break
         remaining -= len(batch)
