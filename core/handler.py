@@ -49,10 +49,15 @@ class OneHopASGIHandler(ASGIHandler):
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
-        finally:
-            # A view abandoned by a disconnected client may still run on it: the next request
-            # given this thread waits for it, as it would behind any request on one thread.
-            if len(self._idle) < MAX_IDLE_THREADS:
-                self._idle.append(executor)
-            else:
-                executor.shutdown(wait=False)
+        except BaseException:
+            # Cancelled or failed midway: the request's code may still be running on the thread,
+            # so it is not given to another request; it ends when that code returns.
+            executor.shutdown(wait=False)
+            raise
+        # handle() returned: its last trip to the thread (the response's close, or
+        # request_finished after a client disconnected) ran after everything the request had
+        # queued there, so the thread is idle.
+        if len(self._idle) < MAX_IDLE_THREADS:
+            self._idle.append(executor)
+        else:
+            executor.shutdown(wait=False)

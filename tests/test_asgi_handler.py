@@ -193,3 +193,53 @@ def test_requests_at_the_same_time_never_share_a_thread(request_threads):
     answers = async_to_sync(three_at_once)()
     assert [answer["status"] for answer in answers] == [200, 200, 200]
     assert len({thread.ident for thread in seen}) == 3
+
+
+def test_a_request_cancelled_midway_does_not_hand_its_busy_thread_to_the_next(request_threads, monkeypatch):
+    from audit.middleware import RequestIdMiddleware
+    from config.asgi import application
+
+    seen, _ = request_threads
+    release = threading.Event()
+    held = RequestIdMiddleware._begin
+
+    def begin(request):  # the first request's code stays on its thread until released
+        tokens = held(request)
+        if len(seen) == 1:
+            release.wait(timeout=10)
+        return tokens
+
+    monkeypatch.setattr(RequestIdMiddleware, "_begin", staticmethod(begin))
+
+    async def cancel_one_then_ask_again():
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/healthz",
+            "raw_path": b"/healthz",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        stuck = ApplicationCommunicator(application, scope)
+        await stuck.send_input({"type": "http.request", "body": b""})
+        while not seen:
+            await asyncio.sleep(0.01)
+        stuck.future.cancel()  # as a server gives up on an application instance
+        try:
+            await stuck.future
+        except asyncio.CancelledError:
+            pass
+        try:
+            # Served at once on another thread: the first one is still busy.
+            return await asyncio.wait_for(async_request(application, "GET", "/healthz"), timeout=5)
+        finally:
+            release.set()
+
+    answer = async_to_sync(cancel_one_then_ask_again)()
+    assert answer["status"] == 200
+    assert len(seen) == 2 and seen[0] is not seen[1]
