@@ -23,6 +23,10 @@ from core.actors import actor_name
 from core.masking import MASK
 from core.timefmt import iso_utc
 
+# The known event types, built once: `Event.values` builds a new list on every access, which was
+# most of the cost of making the rows of a Run all of 1,000 checks.
+KNOWN_EVENTS = frozenset(AuditEvent.Event.values)
+
 __all__ = ["EVENTS_GROUP", "record_event", "record_events", "serialize_event", "masked_event", "mask_payload"]
 
 
@@ -63,7 +67,7 @@ def _new_row(
     payload: dict[str, Any] | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
-    if event not in AuditEvent.Event.values:
+    if event not in KNOWN_EVENTS:
         raise ValueError(f"Unknown audit event type {event!r}")
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     return AuditEvent(
