@@ -163,11 +163,15 @@ def _relabelled(chain: Chain, before: RoutingInput, after: RoutingInput) -> Chai
     made a rename at 1,000 providers cost more than at 10). None for any other change."""
     if after.with_changes(display_name=before.display_name, models=before.models) != before:
         return None
-    nodes = [
-        replace(node, display_name=after.display_name or after.name, models=list(after.models))
-        if node.provider_id == after.id else node
-        for node in chain.nodes
-    ]
+    # Its place from the stored chain's index (built when the chain was first answered); a
+    # provider outside the chain (archived, disabled) has no node, and `excluded` shows neither.
+    position = chain.routing_intent(after.id, ())["position"]
+    nodes = chain.nodes
+    if position is not None:
+        nodes = list(nodes)
+        nodes[position - 1] = replace(
+            nodes[position - 1], display_name=after.display_name or after.name, models=list(after.models)
+        )
     return Chain(
         nodes=nodes, active_provider_id=chain.active_provider_id, active_reason=chain.active_reason,
         excluded=chain.excluded,
