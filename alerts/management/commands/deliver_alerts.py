@@ -40,6 +40,7 @@ class Command(BaseCommand):
         self._signal: int | None = None
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.stdout.write(f"{deliverer}: delivering every {settings.ALERT_POLL_SECONDS:g} s")
+        self.stdout.flush()  # to a file or the journal, the line is there when the deliverer is
         try:
             while self._signal is None:
                 close_old_connections()
@@ -47,6 +48,7 @@ class Command(BaseCommand):
                     report = deliver_round(deliverer)
                     if report.ids or report.summaries or report.serving_changed:
                         self.stdout.write(f"{deliverer}: {report}")
+                        self.stdout.flush()
                 except DatabaseError as error:
                     self.stderr.write(f"database error, retrying: {error}")
                     connections["default"].close()
