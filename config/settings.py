@@ -128,7 +128,10 @@ if DATABASE_POOL:
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    # SQLite: each request thread keeps its connection (opening one and setting WAL cost daphne
+    # ~1.5 ms a request: docs/performance.md); a file connection is cheap to keep.
+    _IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if _IS_SQLITE else 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serving a web site: concurrent writers queue instead of failing with "database is
     # locked". WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when
