@@ -37,8 +37,8 @@ from django.utils import timezone
 from alerts import formats
 from alerts.models import AlertDelivery, ChannelKind, DeliveryAttempt, DeliveryStatus
 from alerts.rules import summarize_flapping
-from alerts.serving import notice_serving_change
 from alerts.services import WEBHOOK_SECRET
+from alerts.serving import notice_serving_change
 from health import errors
 from health.http import ProbeClient
 from secrets_vault import api as vault

@@ -18,13 +18,10 @@ import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 
-import pytest
-
 from alerts.tests.conftest import WEBHOOK_SECRET_CANARY
 from alerts.tests.receiver import Receiver
 from tests.checker_process import STARTUP_TIMEOUT, Checker, python
 from tests.site_process import BASE_DIR, postgres_scratch_database, site_process
-
 
 SETUP = """
 import sys

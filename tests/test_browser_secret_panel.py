@@ -96,7 +96,11 @@ def site():
 
 def open_panel(page, provider_id: str) -> None:
     page.click(f"[data-testid=secret-{provider_id}]")
-    page.wait_for_selector("dialog[open] [data-testid=secret-panel]")
+    try:
+        page.wait_for_selector("dialog[open] [data-testid=secret-panel]")
+    except Exception as exc:  # say what the dialog shows instead (a fetch error, nothing at all)
+        shown = page.evaluate("() => { const d = document.querySelector('dialog'); return d ? [d.open, d.innerText] : null }")
+        raise AssertionError(f"the secret panel did not open; the dialog: {shown!r}") from exc
 
 
 def security(page, provider_id: str) -> str:

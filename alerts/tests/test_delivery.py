@@ -100,7 +100,7 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_the_alert_is_failed(p
     ]
     assert all(a.latency_ms is not None for a in attempts)
     # Each retry waited at least its backoff: 0.05 s, then 0.1 s.
-    gaps = [later.attempted_at - earlier.attempted_at for earlier, later in zip(attempts, attempts[1:])]
+    gaps = [later.attempted_at - earlier.attempted_at for earlier, later in zip(attempts, attempts[1:], strict=False)]
     assert gaps[0] >= backoff(1) == timedelta(seconds=0.05)
     assert gaps[1] >= backoff(2) == timedelta(seconds=0.1)
     assert len(receiver.received) == 3
