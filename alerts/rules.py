@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -100,8 +101,10 @@ def on_events_recorded(sender: Any, rows: Iterable[AuditEvent], **kwargs: Any) -
                 queue_alert(channel, alert, row)
 
 
-def _delivery(channel: AlertChannel, alert_kind: str, row: AuditEvent, *, provider_id: str, changes: int = 0,
-              text: str | None = None) -> AlertDelivery:
+def new_delivery(channel: AlertChannel, alert_kind: str, row: AuditEvent, *, provider_id: str = "", changes: int = 0,
+                 text: str | None = None) -> AlertDelivery:
+    """The unsaved outbox row of `alert_kind` for `row` on `channel`: the event as a viewer sees
+    it, frozen now, and its one-line text."""
     event = masked_event(serialize_event(row))
     return AlertDelivery(
         channel=channel,
@@ -118,7 +121,7 @@ def queue_alert(channel: AlertChannel, alert: Alert, row: AuditEvent) -> AlertDe
     """Queue `alert` for `channel`, or hold it back inside the cooldown window; in the caller's
     transaction. Returns the delivery queued, if any."""
     if channel.cooldown_s <= 0:
-        delivery = _delivery(channel, alert.kind, row, provider_id=alert.provider_id)
+        delivery = new_delivery(channel, alert.kind, row, provider_id=alert.provider_id)
         delivery.save(force_insert=True)
         return delivery
     now = timezone.now()
@@ -134,7 +137,7 @@ def queue_alert(channel: AlertChannel, alert: Alert, row: AuditEvent) -> AlertDe
         )
         return None
     changes = cooldown.held_back + 1 if cooldown.held_back else 0
-    delivery = _delivery(channel, alert.kind, row, provider_id=alert.provider_id, changes=changes,
+    delivery = new_delivery(channel, alert.kind, row, provider_id=alert.provider_id, changes=changes,
                          text=formats.flapping_text(alert.kind, row, changes, channel.cooldown_s) if changes else None)
     delivery.save(force_insert=True)
     AlertCooldown.objects.filter(pk=cooldown.pk).update(
@@ -147,8 +150,6 @@ def summarize_flapping(now=None) -> int:
     """Queue one "still flapping" summary for each cooldown window that ended with changes held
     back, and open a new window; returns how many were queued. Each row is taken with a
     compare-and-set on its window, so two deliverers sweeping at once queue each summary once."""
-    from django.db import transaction
-
     now = now or timezone.now()
     queued = 0
     candidates = AlertCooldown.objects.filter(held_back__gt=0).select_related("channel")
@@ -164,7 +165,7 @@ def summarize_flapping(now=None) -> int:
             if not taken or row is None or not channel.enabled:
                 continue
             kind = cooldown.last_alert
-            _delivery(
+            new_delivery(
                 channel, kind, row, provider_id=cooldown.provider_id, changes=cooldown.held_back,
                 text=formats.flapping_text(kind, row, cooldown.held_back, channel.cooldown_s),
             ).save(force_insert=True)

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import F
 
 from alerts.models import AlertChannel, AlertDelivery, AlertKind, ChannelKind, vault_owner
+from alerts.rules import new_delivery
 from alerts.validation import FIELDS, clean_channel
-from audit.events import masked_event, record_event, serialize_event
+from audit.events import record_event
 from core.actors import actor_name
 from secrets_vault import api as vault
 
@@ -149,10 +150,6 @@ def send_test(channel: AlertChannel, *, actor=None) -> AlertDelivery:
         summary=f"{actor_name(actor)} sent a test alert to {channel.name}",
         payload={"channel_id": channel.pk},
     )
-    from alerts import formats
-
-    event = masked_event(serialize_event(row))
-    return AlertDelivery.objects.create(
-        channel=channel, event_id=row.id, alert=AlertKind.ALERT_TEST, event=event,
-        text=formats.alert_text(AlertKind.ALERT_TEST, event),
-    )
+    delivery = new_delivery(channel, AlertKind.ALERT_TEST, row)
+    delivery.save(force_insert=True)
+    return delivery
